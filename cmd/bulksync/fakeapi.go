@@ -1,0 +1,174 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/bulksync/bulksync/internal/linqfake"
+	bsync "github.com/bulksync/bulksync/sync"
+)
+
+// fakeAPIAbout is the help text above the flags.
+const fakeAPIAbout = `Runs the fake Linq API (GET/POST/PATCH /v3/contact_card, GET /v3/phone_numbers)
+until interrupted, for tests, scripts and benchmarks. Point bulksync at it with
+--base-url http://ADDR. When it is ready it prints one line to stdout:
+
+  listening on http://ADDR
+
+Clients must send "Authorization: Bearer TOKEN"; the token comes from --token
+or $LINQ_FAKE_TOKEN and is never printed. Faults are drawn per contact-card
+request from a random source seeded by --random-seed, so a run can be
+repeated. On SIGINT or SIGTERM it stops accepting requests, gives those in
+flight 3 seconds, and exits 0.`
+
+// fakeAPIShutdownGrace is how long requests in flight may take to finish
+// once the fake is told to stop; hanging ones are then cut.
+const fakeAPIShutdownGrace = 3 * time.Second
+
+func runFakeAPI(ctx context.Context, e *env, args []string) error {
+	var (
+		opts       linqfake.Options
+		addr       string
+		seedFile   string
+		linesFile  string
+		requestLog string
+	)
+	fs := newFlagSet(e, "fake-api", "bulksync fake-api [flags]", fakeAPIAbout)
+	fs.StringVar(&addr, "addr", "127.0.0.1:8080", "`host:port` to listen on; port 0 picks a free port")
+	fs.StringVar(&opts.Token, "token", "", "bearer `token` clients must send (default $LINQ_FAKE_TOKEN)")
+	fs.StringVar(&seedFile, "seed", "", "CSV `file` of cards to start with: phone_number,first_name[,last_name,image_url,is_active]")
+	fs.StringVar(&linesFile, "lines", "", "`file` of the account's phone numbers, one E.164 number per line;\nwhen set, cards for other numbers answer 403/2006")
+	fs.StringVar(&requestLog, "request-log", "", "`file` to write every request to as JSON lines (\"-\" for stderr); truncated first")
+	fs.Float64Var(&opts.RateLimit, "rate-limit", 0, "requests per second allowed, above which 429/1007 answers; 0 is unlimited")
+	fs.IntVar(&opts.Burst, "burst", 0, "requests allowed at once above --rate-limit; 0 is one second's worth")
+	fs.DurationVar(&opts.Latency, "latency", 0, "fixed delay added to each contact-card request")
+	fs.DurationVar(&opts.Jitter, "jitter", 0, "random extra delay, up to this much, added to --latency")
+	fs.Float64Var(&opts.Faults.Error3006, "fail-3006", 0, "`probability` (0 to 1) of answering 500/3006 internal server error")
+	fs.Float64Var(&opts.Faults.Error4004, "fail-4004", 0, "`probability` of answering 503/4004 service unavailable")
+	fs.Float64Var(&opts.Faults.Error2022, "fail-2022", 0, "`probability` of answering 500/2022 contact card setup failed (POST, PATCH)")
+	fs.Float64Var(&opts.Faults.Drop, "drop", 0, "`probability` of closing the connection without an answer")
+	fs.Float64Var(&opts.Faults.Hang, "hang", 0, "`probability` of holding the request until the client gives up or --hang-for passes")
+	fs.Float64Var(&opts.Faults.LostResponse, "lost-response", 0, "`probability` of applying the request, then closing the connection without an answer")
+	fs.DurationVar(&opts.HangFor, "hang-for", 0, "how long a hang lasts before the request is served; 0 is until the client gives up")
+	fs.Uint64Var(&opts.Seed, "random-seed", 0, "`seed` of the random source of faults and jitter")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if opts.Token == "" {
+		opts.Token = e.getenv("LINQ_FAKE_TOKEN")
+	}
+	if err := checkFakeAPIFlags(addr, opts); err != nil {
+		return fmt.Errorf("%w: %v", bsync.ErrUsage, err)
+	}
+
+	if linesFile != "" {
+		f, err := os.Open(linesFile)
+		if err != nil {
+			return fmt.Errorf("%w: --lines: %v", bsync.ErrUsage, err)
+		}
+		opts.Lines, err = linqfake.ReadLines(f)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("%w: --lines %s: %v", bsync.ErrUsage, linesFile, err)
+		}
+	}
+	switch requestLog {
+	case "":
+	case "-":
+		opts.RequestLog = e.stderr
+	default:
+		f, err := os.Create(requestLog)
+		if err != nil {
+			return fmt.Errorf("%w: --request-log: %v", bsync.ErrUsage, err)
+		}
+		defer f.Close()
+		opts.RequestLog = f
+	}
+	fake := linqfake.New(opts)
+	if seedFile != "" {
+		f, err := os.Open(seedFile)
+		if err != nil {
+			return fmt.Errorf("%w: --seed: %v", bsync.ErrUsage, err)
+		}
+		err = fake.SeedCSV(f)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("%w: --seed %s: %v", bsync.ErrUsage, seedFile, err)
+		}
+	}
+
+	ln, err := new(net.ListenConfig).Listen(ctx, "tcp", addr)
+	if err != nil {
+		return fmt.Errorf("%w: --addr: %v", bsync.ErrUsage, err)
+	}
+	srv := &http.Server{
+		Handler:           fake.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          log.New(e.stderr, "bulksync fake-api: ", 0),
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	fmt.Fprintf(e.stdout, "listening on http://%s\n", ln.Addr())
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("serving: %w", err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), fakeAPIShutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		// Requests still hanging after the grace period are cut.
+		srv.Close()
+	}
+	return nil
+}
+
+// checkFakeAPIFlags reports the first flag whose value cannot work.
+func checkFakeAPIFlags(addr string, opts linqfake.Options) error {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return fmt.Errorf("--addr %q: want host:port, such as 127.0.0.1:8080 or :0", addr)
+	}
+	if opts.Token == "" {
+		return errors.New("no token: pass --token or set LINQ_FAKE_TOKEN; clients must send it as \"Authorization: Bearer TOKEN\"")
+	}
+	if !(opts.RateLimit >= 0) || math.IsInf(opts.RateLimit, 0) {
+		return fmt.Errorf("--rate-limit must be 0 (unlimited) or a number of requests per second, got %v", opts.RateLimit)
+	}
+	if opts.Burst < 0 {
+		return fmt.Errorf("--burst must be 0 or more, got %d", opts.Burst)
+	}
+	for _, d := range []struct {
+		flag  string
+		value time.Duration
+	}{{"--latency", opts.Latency}, {"--jitter", opts.Jitter}, {"--hang-for", opts.HangFor}} {
+		if d.value < 0 {
+			return fmt.Errorf("%s must be 0 or more, got %v", d.flag, d.value)
+		}
+	}
+	f := opts.Faults
+	sum := 0.0
+	for _, p := range []struct {
+		flag  string
+		value float64
+	}{
+		{"--fail-3006", f.Error3006}, {"--fail-4004", f.Error4004}, {"--fail-2022", f.Error2022},
+		{"--drop", f.Drop}, {"--hang", f.Hang}, {"--lost-response", f.LostResponse},
+	} {
+		if !(p.value >= 0 && p.value <= 1) {
+			return fmt.Errorf("%s must be a probability from 0 to 1, got %v", p.flag, p.value)
+		}
+		sum += p.value
+	}
+	if sum > 1+1e-9 { // leeway for rounding: 0.1+0.2+0.7 is not exactly 1
+		return fmt.Errorf("the fault probabilities --fail-3006, --fail-4004, --fail-2022, --drop, --hang and --lost-response add up to %v; at most 1 is allowed", sum)
+	}
+	return nil
+}

@@ -1,0 +1,142 @@
+// Command bulksync keeps Linq contact cards in step with a CRM export.
+//
+// See README.md for the commands; each lives in its own file here. This
+// package only parses flags, wires dependencies and maps errors to exit
+// codes: the decisions are made in package sync.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/bulksync/bulksync/sync"
+)
+
+// env is what a command may touch of the outside world, injected so that
+// tests can swap it.
+type env struct {
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+	getenv func(string) string
+	// hard ends on the second interrupt; the ctx a command receives ends on
+	// the first. Only apply tells them apart.
+	hard context.Context
+}
+
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, e *env, args []string) error
+}
+
+func commands() []command {
+	return []command{
+		{"plan", "show, row by row, what apply would change; writes nothing remote", runPlan},
+		{"apply", "plan, then carry the plan out against the Linq API", runApply},
+		{"demo", "run plan and apply against a built-in fake Linq API with sample data", runDemo},
+		{"fake-api", "run the fake Linq API (for tests, scripts and benchmarks)", runFakeAPI},
+	}
+}
+
+const exitStatusHelp = `
+EXIT STATUS
+  0  every record ended ok (or planned)
+  1  the run completed but some records did not sync
+     (failed, invalid, duplicate, missing, inactive)
+  2  usage, configuration or input-file error; nothing was written remotely
+  3  aborted: 401/403 from the API, --max-changes exceeded, interrupted,
+     another run holds the lock, or the remote snapshot could not be read
+`
+
+func usage(w io.Writer) {
+	fmt.Fprintf(w, "bulksync keeps Linq contact cards in step with a CRM export.\n\nUsage:\n  bulksync <command> [flags]\n\nCommands:\n")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintf(w, "\nRun 'bulksync <command> -h' for a command's flags.\n%s", exitStatusHelp)
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}))
+}
+
+// run executes one command line and returns the process exit code.
+func run(args []string, e *env) int {
+	if len(args) == 0 {
+		usage(e.stderr)
+		return 2
+	}
+	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(e.stdout)
+		return 0
+	}
+	for _, c := range commands() {
+		if c.name != args[0] {
+			continue
+		}
+		ctx, hard, release := signalContexts(e.stderr)
+		defer release()
+		e.hard = hard
+		err := c.run(ctx, e, args[1:])
+		code := exitCode(err)
+		if err != nil && !errors.Is(err, errHelp) && !errors.Is(err, sync.ErrIncomplete) {
+			fmt.Fprintf(e.stderr, "bulksync %s: %v\n", c.name, err)
+		}
+		return code
+	}
+	fmt.Fprintf(e.stderr, "bulksync: unknown command %q; commands are plan, apply, demo, fake-api\n", args[0])
+	return 2
+}
+
+// signalContexts returns a context that ends on the first SIGINT or
+// SIGTERM and one that ends on the second, each with the signal as cause.
+func signalContexts(stderr io.Writer) (first, second context.Context, release func()) {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	hard, cancelHard := context.WithCancelCause(context.Background())
+	soft, cancelSoft := context.WithCancelCause(hard)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case s := <-sigs:
+			cancelSoft(fmt.Errorf("interrupted by %v", s))
+			fmt.Fprintf(stderr, "bulksync: %v: stopping; requests in flight finish (interrupt again to cancel them)\n", s)
+		case <-done:
+			return
+		}
+		select {
+		case s := <-sigs:
+			cancelHard(fmt.Errorf("interrupted twice (%v)", s))
+		case <-done:
+		}
+	}()
+	return soft, hard, func() {
+		signal.Stop(sigs)
+		close(done)
+		cancelSoft(nil)
+		cancelHard(nil)
+	}
+}
+
+// errHelp is returned when -h was asked for: the help is already printed.
+var errHelp = errors.New("help requested")
+
+func exitCode(err error) int {
+	switch {
+	case err == nil, errors.Is(err, errHelp):
+		return 0
+	case errors.Is(err, sync.ErrIncomplete):
+		return 1
+	case errors.Is(err, sync.ErrAborted):
+		return 3
+	default:
+		// Usage errors and anything unexpected before a write: 2.
+		return 2
+	}
+}

@@ -1,0 +1,254 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/bulksync/bulksync/gen/linq"
+	"github.com/bulksync/bulksync/sync"
+)
+
+// syncOptions are the flags plan and apply share.
+type syncOptions struct {
+	input         string
+	report        string
+	summaryJSON   string
+	preset        string
+	maps          mapFlag
+	delimiter     string
+	encoding      string
+	region        string
+	empty         string
+	onDuplicate   string
+	createMissing bool
+	maxChanges    string
+	baseURL       string
+	apiKeyFile    string
+	timeout       time.Duration
+	apply         sync.ApplyOptions // apply only
+}
+
+func (o *syncOptions) addFlags(fs *flag.FlagSet) {
+	fs.StringVar(&o.input, "input", "", "CSV or CRM export to read (\"-\" for standard input)")
+	fs.StringVar(&o.report, "report", "", "CSV report to write (default bulksync-<command>-<time>.csv)")
+	fs.StringVar(&o.summaryJSON, "summary-json", "", "also write the summary as JSON to this file")
+	fs.StringVar(&o.preset, "preset", "auto", "column names: auto, generic, hubspot or salesforce")
+	fs.Var(&o.maps, "map", "field=Column: read a field from this column (repeatable; fields: phone_number, first_name, last_name, image_url)")
+	fs.StringVar(&o.delimiter, "delimiter", "", "cell delimiter: , ; tab (default: detected from the header)")
+	fs.StringVar(&o.encoding, "encoding", "utf-8", "input encoding: utf-8, windows-1252, latin-1 or utf-16")
+	fs.StringVar(&o.region, "region", "US", "region for phone numbers written without a country code (ISO 3166)")
+	fs.StringVar(&o.empty, "empty", "keep", "what a blank cell means: keep (leave the card's value) or clear")
+	fs.StringVar(&o.onDuplicate, "on-duplicate", "error", "a phone number on several records: error (apply none), first or last")
+	fs.BoolVar(&o.createMissing, "create-missing", false, "create cards for numbers that have none")
+	fs.StringVar(&o.maxChanges, "max-changes", "", "abort before any write when the plan has more changes than N or P% of the records")
+	fs.StringVar(&o.baseURL, "base-url", "", "Linq API base URL (default $LINQ_API_V3_BASE_URL or "+sync.DefaultBaseURL+")")
+	fs.StringVar(&o.apiKeyFile, "api-key-file", "", "file holding the API key (default: $LINQ_API_V3_API_KEY)")
+	fs.DurationVar(&o.timeout, "snapshot-timeout", 2*time.Minute, "time limit for reading all live cards")
+}
+
+// mapFlag collects --map field=Column.
+type mapFlag map[string]string
+
+func (m *mapFlag) String() string { return "" }
+
+func (m *mapFlag) Set(v string) error {
+	field, column, ok := strings.Cut(v, "=")
+	if !ok || field == "" || column == "" {
+		return fmt.Errorf("want field=Column, e.g. first_name=\"Given Name\"")
+	}
+	if *m == nil {
+		*m = make(map[string]string)
+	}
+	(*m)[field] = column
+	return nil
+}
+
+// config checks the flags and builds a run's configuration, less the input,
+// report and summary, which the caller opens.
+func (o *syncOptions) config(e *env, dryRun bool) (sync.Config, error) {
+	var cfg sync.Config
+	if o.input == "" {
+		return cfg, fmt.Errorf("%w: --input is required: the CSV or CRM export to read", sync.ErrUsage)
+	}
+	delim, err := parseDelimiter(o.delimiter)
+	if err != nil {
+		return cfg, err
+	}
+	if err := sync.CheckRegion(o.region); err != nil {
+		return cfg, err
+	}
+	empty, err := sync.ParseEmptyPolicy(o.empty)
+	if err != nil {
+		return cfg, err
+	}
+	dup, err := sync.ParseDuplicatePolicy(o.onDuplicate)
+	if err != nil {
+		return cfg, err
+	}
+	limit, err := sync.ParseChangeLimit(o.maxChanges)
+	if err != nil {
+		return cfg, err
+	}
+	preset := o.preset
+	if preset == "auto" {
+		preset = ""
+	}
+	client, err := o.client(e)
+	if err != nil {
+		return cfg, err
+	}
+	return sync.Config{
+		Source:     sync.SourceOptions{Preset: preset, Map: o.maps, Delimiter: delim, Encoding: o.encoding},
+		Normalize:  sync.NormalizeOptions{Region: o.region},
+		Plan:       sync.PlanOptions{Empty: empty, OnDuplicate: dup, CreateMissing: o.createMissing},
+		MaxChanges: limit,
+		DryRun:     dryRun,
+		Apply:      o.apply,
+		Client:     client,
+	}, nil
+}
+
+func parseDelimiter(s string) (rune, error) {
+	switch s {
+	case "":
+		return 0, nil
+	case ",", ";":
+		return rune(s[0]), nil
+	case "tab", "\t", `\t`:
+		return '\t', nil
+	}
+	return 0, fmt.Errorf("%w: --delimiter: unknown %q; allowed: \",\", \";\", tab", sync.ErrUsage, s)
+}
+
+// client builds the API client from flags and the SDK's environment
+// variables. The key is read here and kept only inside the client.
+func (o *syncOptions) client(e *env) (*linq.ClientWithResponses, error) {
+	base := o.baseURL
+	if base == "" {
+		base = e.getenv("LINQ_API_V3_BASE_URL")
+	}
+	if base == "" {
+		base = sync.DefaultBaseURL
+	}
+	key := e.getenv("LINQ_API_V3_API_KEY")
+	if o.apiKeyFile != "" {
+		b, err := os.ReadFile(o.apiKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("%w: --api-key-file: %v", sync.ErrUsage, err)
+		}
+		key = strings.TrimSpace(string(b))
+		if key == "" {
+			return nil, fmt.Errorf("%w: --api-key-file: %s is empty", sync.ErrUsage, o.apiKeyFile)
+		}
+	}
+	return sync.NewClient(base, key, &http.Client{Timeout: o.timeout})
+}
+
+// openInput opens the export. Standard input is spooled to a temporary file
+// because planning reads the input twice.
+func openInput(name string, stdin io.Reader) (*os.File, func(), error) {
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: --input: %v", sync.ErrUsage, err)
+		}
+		return f, func() { f.Close() }, nil
+	}
+	f, err := os.CreateTemp("", "bulksync-stdin-*.csv")
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: spooling standard input: %v", sync.ErrUsage, err)
+	}
+	cleanup := func() { f.Close(); os.Remove(f.Name()) }
+	if _, err := io.Copy(f, stdin); err != nil {
+		cleanup()
+		return nil, nil, fmt.Errorf("%w: reading standard input: %v", sync.ErrUsage, err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	return f, cleanup, nil
+}
+
+// runSync is the body of plan and apply.
+func runSync(ctx context.Context, e *env, o *syncOptions, command string) error {
+	cfg, err := o.config(e, command == "plan")
+	if err != nil {
+		return err
+	}
+	in, closeIn, err := openInput(o.input, e.stdin)
+	if err != nil {
+		return err
+	}
+	defer closeIn()
+	cfg.Input = in
+
+	reportPath := o.report
+	if reportPath == "" {
+		reportPath = fmt.Sprintf("bulksync-%s-%s.csv", command, time.Now().Format("20060102-150405"))
+	}
+	rf, err := os.Create(reportPath)
+	if err != nil {
+		return fmt.Errorf("%w: --report: %v", sync.ErrUsage, err)
+	}
+	report, err := sync.NewReportWriter(rf)
+	if err != nil {
+		rf.Close()
+		return fmt.Errorf("%w: --report: %v", sync.ErrUsage, err)
+	}
+	cfg.Report = report
+	cfg.Summary = sync.NewSummary(command)
+	cfg.Summary.Input, cfg.Summary.Report = o.input, reportPath
+	if abs, err := filepath.Abs(reportPath); err == nil {
+		cfg.Summary.Report = abs
+	}
+
+	// ctx ends on the first interrupt: the run stops gracefully. e.hard ends
+	// on the second and cuts requests in flight.
+	cfg.Stop = ctx
+	runErr := sync.Run(e.hard, cfg)
+	if err := report.Flush(); err != nil && runErr == nil {
+		runErr = fmt.Errorf("%w: --report: %v", sync.ErrAborted, err)
+	}
+	if err := rf.Close(); err != nil && runErr == nil {
+		runErr = fmt.Errorf("%w: --report: %v", sync.ErrAborted, err)
+	}
+	if errors.Is(runErr, sync.ErrUsage) && report.Rows() == 0 {
+		// Nothing was planned: leave no empty report behind to be mistaken
+		// for a run's result.
+		os.Remove(reportPath)
+		return runErr
+	}
+	return finishSummary(e, cfg.Summary, o.summaryJSON, runErr)
+}
+
+// finishSummary prints the summary on stderr and writes --summary-json.
+func finishSummary(e *env, s *sync.Summary, jsonPath string, runErr error) error {
+	s.Duration = time.Since(s.Started).Seconds()
+	s.ExitCode = exitCode(runErr)
+	if runErr != nil && !errors.Is(runErr, sync.ErrIncomplete) {
+		s.Error = runErr.Error()
+	}
+	s.WriteText(e.stderr)
+	if jsonPath != "" {
+		f, err := os.Create(jsonPath)
+		if err == nil {
+			err = s.WriteJSON(f)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+		}
+		if err != nil {
+			fmt.Fprintf(e.stderr, "bulksync: --summary-json: %v\n", err)
+		}
+	}
+	return runErr
+}

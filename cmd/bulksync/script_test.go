@@ -1,0 +1,197 @@
+package main
+
+import (
+	"encoding/csv"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bulksync/bulksync/gen/linq"
+	"github.com/bulksync/bulksync/internal/linqfake"
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"bulksync": func() {
+			os.Exit(run(os.Args[1:], &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}))
+		},
+	})
+}
+
+// TestScripts runs the CLI scripts in testdata/script: one behaviour per
+// file, the first word of the name its category (plan_bom.txtar, ...).
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir: "../../testdata/script",
+		Setup: func(e *testscript.Env) error {
+			e.Values["fake"] = &fakeHolder{}
+			// Never let a developer's real key or endpoint leak into a test.
+			e.Setenv("LINQ_API_V3_API_KEY", "")
+			e.Setenv("LINQ_API_V3_BASE_URL", "")
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"fake":      cmdFake,
+			"fakelog":   cmdFakeLog,
+			"fakecards": cmdFakeCards,
+			"fakeput":   cmdFakePut,
+			"csvcheck":  cmdCSVCheck,
+			"exits":     cmdExits,
+		},
+	})
+}
+
+type fakeHolder struct{ srv *linqfake.Server }
+
+func fakeOf(ts *testscript.TestScript) *linqfake.Server {
+	h := ts.Value("fake").(*fakeHolder)
+	if h.srv == nil {
+		ts.Fatalf("no fake API: run 'fake' first")
+	}
+	return h.srv
+}
+
+// fake [flags]: start the fake Linq API in this test process and point
+// bulksync at it through LINQ_API_V3_BASE_URL and LINQ_API_V3_API_KEY.
+func cmdFake(ts *testscript.TestScript, neg bool, args []string) {
+	fs := flag.NewFlagSet("fake", flag.ContinueOnError)
+	seed := fs.String("seed", "", "CSV of cards to seed")
+	token := fs.String("token", "test-token", "accepted bearer token")
+	opts := linqfake.Options{}
+	fs.Float64Var(&opts.RateLimit, "rate-limit", 0, "")
+	fs.DurationVar(&opts.Latency, "latency", 0, "")
+	fs.Float64Var(&opts.Faults.Error3006, "fail-3006", 0, "")
+	fs.Float64Var(&opts.Faults.Error4004, "fail-4004", 0, "")
+	fs.Float64Var(&opts.Faults.Error2022, "fail-2022", 0, "")
+	fs.Float64Var(&opts.Faults.Drop, "drop", 0, "")
+	fs.Float64Var(&opts.Faults.Hang, "hang", 0, "")
+	fs.Float64Var(&opts.Faults.LostResponse, "lost-response", 0, "")
+	fs.DurationVar(&opts.HangFor, "hang-for", 0, "")
+	fs.Uint64Var(&opts.Seed, "random-seed", 1, "")
+	if err := fs.Parse(args); err != nil {
+		ts.Fatalf("fake: %v", err)
+	}
+	opts.Token = *token
+	srv := linqfake.New(opts)
+	if *seed != "" {
+		f, err := os.Open(ts.MkAbs(*seed))
+		ts.Check(err)
+		ts.Check(srv.SeedCSV(f))
+		f.Close()
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ts.Check(err)
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go hs.Serve(ln)
+	ts.Defer(func() { hs.Close() })
+	ts.Value("fake").(*fakeHolder).srv = srv
+	ts.Setenv("LINQ_API_V3_BASE_URL", "http://"+ln.Addr().String())
+	ts.Setenv("LINQ_API_V3_API_KEY", *token)
+}
+
+// fakelog: print the requests the fake received, one per line:
+// METHOD PATH?QUERY STATUS CODE BODY.
+func cmdFakeLog(ts *testscript.TestScript, neg bool, args []string) {
+	for _, r := range fakeOf(ts).Requests() {
+		q := ""
+		if r.Query != "" {
+			q = "?" + r.Query
+		}
+		fmt.Fprintf(ts.Stdout(), "%s %s%s %d %d %s\n", r.Method, r.Path, q, r.Status, r.Code, strings.TrimSpace(string(r.Body)))
+	}
+}
+
+// fakecards: print the fake's cards, one per line:
+// PHONE|FIRST|LAST|IMAGE|ACTIVE.
+func cmdFakeCards(ts *testscript.TestScript, neg bool, args []string) {
+	for _, c := range fakeOf(ts).Cards() {
+		fmt.Fprintf(ts.Stdout(), "%s|%s|%s|%s|%v\n", c.PhoneNumber, c.FirstName, deref(c.LastName), deref(c.ImageUrl), c.IsActive)
+	}
+}
+
+// fakeput PHONE FIRST LAST IMAGE ACTIVE: edit a card directly, as someone
+// would in Linq's own tools.
+func cmdFakePut(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 5 {
+		ts.Fatalf("usage: fakeput PHONE FIRST LAST IMAGE ACTIVE")
+	}
+	active, err := strconv.ParseBool(args[4])
+	ts.Check(err)
+	c := linq.ContactCard{PhoneNumber: args[0], FirstName: args[1], IsActive: active}
+	if args[2] != "" {
+		c.LastName = &args[2]
+	}
+	if args[3] != "" {
+		c.ImageUrl = &args[3]
+	}
+	fakeOf(ts).PutCard(c)
+}
+
+// csvcheck FILE ROWS: FILE is a valid report: the fixed header, every row
+// with all columns, ROWS data rows, and no input line reported twice.
+func cmdCSVCheck(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: csvcheck FILE ROWS")
+	}
+	want, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	f, err := os.Open(ts.MkAbs(args[0]))
+	ts.Check(err)
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		ts.Fatalf("%s is not valid CSV: %v", args[0], err)
+	}
+	if len(rows) == 0 || strings.Join(rows[0], ",") != reportHeader {
+		ts.Fatalf("%s: header is %q", args[0], rows[0])
+	}
+	seen := map[string]bool{}
+	for _, r := range rows[1:] {
+		if seen[r[0]] {
+			ts.Fatalf("%s: line %s reported twice", args[0], r[0])
+		}
+		seen[r[0]] = true
+	}
+	if got := len(rows) - 1; got != want {
+		ts.Fatalf("%s has %d rows, want %d", args[0], got, want)
+	}
+}
+
+// exits CODE COMMAND [ARGS...]: run a command and check its exit code; its
+// output is kept for stdout/stderr checks as with exec.
+func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 2 {
+		ts.Fatalf("usage: exits CODE COMMAND [ARGS...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	err = ts.Exec(args[1], args[2:]...)
+	got := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		got = ee.ExitCode()
+	} else if err != nil {
+		ts.Fatalf("%v", err)
+	}
+	if got != want {
+		ts.Fatalf("exit code %d, want %d", got, want)
+	}
+}
+
+const reportHeader = "line,phone_number,action,result,changed_fields,first_name_old,first_name_new,last_name_old,last_name_new,image_url_old,image_url_new,http_status,error_code,error_message,attempts,trace_id,duration_ms"
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}

@@ -1,0 +1,344 @@
+// Package linqfake is an in-memory fake of the Linq Partner API v3 endpoints
+// bulksync uses: contact cards and the partner's phone numbers.
+//
+// It implements the strict server interface generated from openapi.yaml
+// (package gen/linq) and behaves as shared/linq-api.md describes, with the
+// decisions written in openapi.yaml's info.description. Around the
+// operations, Handler adds what the real service does outside them, in this
+// order, outermost first:
+//
+//	track   X-Trace-ID on every answer, request log, panic → 500/3006
+//	auth    Authorization: Bearer <token>, else 401/2004
+//	limit   Options.RateLimit, else 429/1007 with Retry-After
+//	router  exact paths; anything else 404/2001 or 405/1005
+//	faults  latency, injected errors, drops, hangs, lost responses
+//	        (contact-card operations only)
+//	body    POST and PATCH need an application/json object of at most
+//	        MaxBodyBytes, else 400/1003
+//	strict  the generated strict handler, calling Server's operations
+//
+// Every error answer, from any layer, is the Linq envelope with a trace_id
+// equal to the X-Trace-ID header; only requests too broken for net/http to
+// hand over (a malformed request line, oversized headers) get its plain-text
+// answers. A Server is safe for concurrent use; its
+// test helpers (Cards, PutCard, SetFaults, SetToken, Requests, ...) may be
+// called while it serves.
+//
+// Decisions where the docs and the spec are silent:
+//   - Unknown fields in a request body are ignored, not rejected: the spec does
+//     not forbid them, and Linq seems to tolerate extra fields such as a
+//     phone_number in a PATCH body.
+//   - The rate limit counts authenticated requests only: Linq ties limits to
+//     the token, so a request without a valid one is answered 401 first.
+//   - Unknown paths answer 404/2001 "Resource not found", as Linq's share
+//     endpoint does for any unknown resource; a method a path does not have
+//     answers 405/1005 with an Allow header.
+//   - A blank (whitespace only) first_name counts as missing (1001) in POST
+//     and as invalid (1005) in PATCH, since a card always has a name.
+//   - An empty last_name or image_url clears the field, in POST (nothing set)
+//     and in PATCH (the old value is removed).
+package linqfake
+
+import (
+	"bytes"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"io"
+	"math"
+	"math/rand/v2"
+	"mime"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/bulksync/bulksync/gen/linq"
+)
+
+// MaxBodyBytes is the largest request body the fake accepts; a larger one
+// answers 400/1003.
+const MaxBodyBytes = 64 << 10
+
+// pathContactCard is the path of the contact-card operations, the only ones
+// faults are injected into.
+const pathContactCard = "/v3/contact_card"
+
+// Options configure a Server. The zero value is a fake that accepts any
+// bearer token, with no rate limit, no faults and no lines.
+type Options struct {
+	// Token is the bearer token clients must send. Empty accepts any
+	// non-empty bearer token (the Authorization header is still required).
+	Token string
+	// RateLimit is the allowed request rate in requests per second; 0 means
+	// unlimited.
+	RateLimit float64
+	// Burst is how many requests may come at once above the rate; 0 means
+	// one second's worth of RateLimit (at least 1).
+	Burst int
+	// Latency is added to every contact-card request, plus a uniformly
+	// distributed extra of up to Jitter.
+	Latency, Jitter time.Duration
+	// Faults are the probabilities of injected faults; see Faults.
+	Faults Faults
+	// HangFor is how long a hang lasts before the request is served
+	// normally; 0 means until the client gives up.
+	HangFor time.Duration
+	// Lines are the phone numbers on the account (E.164). When set, contact
+	// cards can only be used for these numbers (others answer 403/2006) and
+	// GET /v3/phone_numbers lists them. When empty, any number is allowed
+	// and GET /v3/phone_numbers lists the numbers that have cards.
+	Lines []string
+	// RequestLog, when set, receives the request log as JSON lines (see
+	// LoggedRequest).
+	RequestLog io.Writer
+	// Seed seeds the random source of faults and jitter, so that the same
+	// requests in the same order meet the same faults.
+	Seed uint64
+}
+
+// Faults are per-request probabilities (0 to 1) of injected faults on
+// contact-card requests. One draw per request picks at most one fault, in the
+// field order below; if they add up to more than 1, the later ones happen
+// less often than asked.
+//
+// Every fault but LostResponse is decided before the operation runs, so the
+// store is unchanged by it.
+type Faults struct {
+	Error3006 float64 // answer 500/3006 Internal server error
+	Error4004 float64 // answer 503/4004 Service unavailable
+	Error2022 float64 // answer 500/2022 Contact card setup failed (POST and PATCH only)
+	Drop      float64 // close the connection without an answer
+	Hang      float64 // hold the request until the client gives up or Options.HangFor passes
+	// LostResponse applies the operation, then closes the connection
+	// without the answer: a client's retry of a POST then meets 409/2014.
+	LostResponse float64
+}
+
+// Server is the fake Linq API. Create it with New and serve Handler.
+type Server struct {
+	// Fixed at New.
+	lines     []string        // sorted
+	onAccount map[string]bool // the set of lines
+	limiter   *rate.Limiter   // nil: unlimited
+	latency   time.Duration
+	jitter    time.Duration
+	hangFor   time.Duration
+	handler   http.Handler
+
+	mu     sync.Mutex // guards the fields below
+	cards  map[string]card
+	token  string
+	faults Faults
+	rng    *rand.Rand
+
+	logMu  sync.Mutex // guards the fields below, and writes to logOut
+	log    []LoggedRequest
+	logOut io.Writer
+}
+
+// New returns a fake with no cards; see SeedCSV and PutCard to add some.
+func New(opts Options) *Server {
+	s := &Server{
+		onAccount: make(map[string]bool),
+		latency:   opts.Latency,
+		jitter:    opts.Jitter,
+		hangFor:   opts.HangFor,
+		cards:     make(map[string]card),
+		token:     opts.Token,
+		faults:    opts.Faults,
+		rng:       rand.New(rand.NewPCG(opts.Seed, opts.Seed)),
+		logOut:    opts.RequestLog,
+	}
+	for _, l := range opts.Lines {
+		if !s.onAccount[l] {
+			s.onAccount[l] = true
+			s.lines = append(s.lines, l)
+		}
+	}
+	slices.Sort(s.lines)
+	if opts.RateLimit > 0 {
+		burst := opts.Burst
+		if burst <= 0 {
+			burst = max(1, int(math.Ceil(opts.RateLimit)))
+		}
+		s.limiter = rate.NewLimiter(rate.Limit(opts.RateLimit), burst)
+	}
+
+	strict := linq.NewStrictHandlerWithOptions(s, nil, linq.StrictHTTPServerOptions{
+		RequestErrorHandlerFunc:  requestError,
+		ResponseErrorHandlerFunc: responseError,
+	})
+	routes := linq.HandlerWithOptions(strict, linq.StdHTTPServerOptions{
+		BaseRouter: &router{routes: make(map[string]map[string]http.HandlerFunc)},
+		// The generated wrapper applies the last middleware first.
+		Middlewares:      []linq.MiddlewareFunc{checkBody, s.injectFaults},
+		ErrorHandlerFunc: parameterError,
+	})
+	s.handler = s.track(s.authenticate(s.limit(routes)))
+	return s
+}
+
+// Handler returns the complete HTTP handler of the fake, all layers included.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// SetToken changes the bearer token clients must send, as when a token is
+// revoked in the middle of a run.
+func (s *Server) SetToken(token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.token = token
+}
+
+// SetFaults changes the fault probabilities for the requests that follow.
+func (s *Server) SetFaults(f Faults) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = f
+}
+
+// authenticate answers 401/2004 unless the request carries the bearer token.
+func (s *Server) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		want := s.token
+		s.mu.Unlock()
+		scheme, got, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		ok := strings.EqualFold(scheme, "Bearer") && got != "" &&
+			(want == "" || subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1)
+		if !ok {
+			writeError(w, r, errUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// limit answers 429/1007 to requests above Options.RateLimit. Retry-After is
+// the wait until the next request would pass, rounded up to whole seconds.
+func (s *Server) limit(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.limiter != nil {
+			res := s.limiter.Reserve()
+			if d := res.Delay(); d > 0 {
+				// A rejected request does not use up the allowance.
+				res.Cancel()
+				writeError(w, r, errRateLimited(max(1, int(math.Ceil(d.Seconds())))))
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// router is the linq.ServeMux the generated code registers its operations
+// on. Unlike http.ServeMux it matches paths exactly, without redirecting to a
+// cleaned path, and answers anything else with the Linq envelope rather than
+// plain text.
+type router struct {
+	routes map[string]map[string]http.HandlerFunc // path → method → handler
+}
+
+// HandleFunc registers a pattern "METHOD /path" as the generated code writes
+// them.
+func (rt *router) HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request)) {
+	method, path, _ := strings.Cut(pattern, " ")
+	if rt.routes[path] == nil {
+		rt.routes[path] = make(map[string]http.HandlerFunc)
+	}
+	rt.routes[path][method] = h
+}
+
+func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	methods, ok := rt.routes[r.URL.Path]
+	if !ok {
+		writeError(w, r, apiError{http.StatusNotFound, codeNotFound, "Resource not found", 0})
+		return
+	}
+	h, ok := methods[r.Method]
+	if !ok {
+		allow := make([]string, 0, len(methods))
+		for m := range methods {
+			allow = append(allow, m)
+		}
+		slices.Sort(allow)
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		writeError(w, r, apiError{http.StatusMethodNotAllowed, codeInvalidValue, "Method not allowed; allowed: " + strings.Join(allow, ", "), 0})
+		return
+	}
+	h(w, r)
+}
+
+// checkBody answers 400/1003 to a POST or PATCH whose body is not a JSON
+// object sent as application/json, or is larger than MaxBodyBytes. The
+// generated strict handler would otherwise take an empty body or JSON null
+// for an empty object.
+func checkBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost && r.Method != http.MethodPatch {
+			next.ServeHTTP(w, r)
+			return
+		}
+		x := exchangeFrom(r.Context())
+		mediaType, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		switch {
+		case err != nil || mediaType != "application/json":
+			writeError(w, r, errBadBody("Content-Type must be application/json"))
+		case x.bodyErr != nil:
+			writeError(w, r, errBadBody("could not be read"))
+		case len(x.body) > MaxBodyBytes:
+			writeError(w, r, errBadBody("larger than "+strconv.Itoa(MaxBodyBytes)+" bytes"))
+		case !isJSONObject(x.body):
+			writeError(w, r, errBadBody("must be a JSON object"))
+		default:
+			next.ServeHTTP(w, r)
+		}
+	})
+}
+
+// isJSONObject reports whether b is one valid JSON object.
+func isJSONObject(b []byte) bool {
+	t := bytes.TrimLeft(b, " \t\r\n")
+	return len(t) > 0 && t[0] == '{' && json.Valid(b)
+}
+
+// requestError answers a body the generated strict handler could not decode
+// (a field of the wrong type) with 400/1003.
+func requestError(w http.ResponseWriter, r *http.Request, err error) {
+	writeError(w, r, errBadBody(decodeProblem(err)))
+}
+
+// decodeProblem says what was wrong with a body that is a JSON object but
+// does not fit the request schema.
+func decodeProblem(err error) string {
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) && typeErr.Field != "" {
+		return typeErr.Field + " must be a " + typeErr.Type.String()
+	}
+	return "does not match the request schema"
+}
+
+// responseError answers an operation that failed to produce its answer.
+func responseError(w http.ResponseWriter, r *http.Request, err error) {
+	writeError(w, r, errInternal)
+}
+
+// parameterError answers a query parameter the generated wrapper could not
+// bind: a missing phone_number on PATCH is 400/1001, one given twice 400/1005.
+func parameterError(w http.ResponseWriter, r *http.Request, err error) {
+	var required *linq.RequiredParamError
+	if errors.As(err, &required) {
+		writeError(w, r, errMissing(required.ParamName))
+		return
+	}
+	var invalid *linq.InvalidParamFormatError
+	if errors.As(err, &invalid) {
+		writeError(w, r, errInvalid("%s must be given once, as a string", invalid.ParamName))
+		return
+	}
+	writeError(w, r, errInvalid("malformed query string"))
+}

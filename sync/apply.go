@@ -1,0 +1,373 @@
+package sync
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/bulksync/bulksync/gen/linq"
+)
+
+// ApplyOptions tune how changes are sent.
+type ApplyOptions struct {
+	Concurrency    int           // requests in flight at once
+	Rate           float64       // attempts per second over all workers; 0 = unlimited
+	MaxAttempts    int           // per record, for transient and throttled answers
+	RequestTimeout time.Duration // per attempt
+	BackoffBase    time.Duration // first backoff ceiling; doubles per attempt
+	BackoffMax     time.Duration // backoff ceiling
+}
+
+// DefaultApplyOptions are the flags' defaults. Linq publishes no request
+// limit for contact-card calls, so the rate is unlimited and the limiter
+// learns the server's limit from its 429s.
+var DefaultApplyOptions = ApplyOptions{
+	Concurrency:    8,
+	MaxAttempts:    5,
+	RequestTimeout: 30 * time.Second,
+	BackoffBase:    time.Second,
+	BackoffMax:     30 * time.Second,
+}
+
+// Check validates the options, naming the flag at fault.
+func (o ApplyOptions) Check() error {
+	switch {
+	case o.Concurrency < 1 || o.Concurrency > 1024:
+		return fmt.Errorf("%w: --concurrency: %d is out of range; allowed 1 to 1024", ErrUsage, o.Concurrency)
+	case o.Rate < 0:
+		return fmt.Errorf("%w: --rate: %g is negative; use 0 for unlimited or a number of requests per second", ErrUsage, o.Rate)
+	case o.MaxAttempts < 1 || o.MaxAttempts > 100:
+		return fmt.Errorf("%w: --max-attempts: %d is out of range; allowed 1 to 100", ErrUsage, o.MaxAttempts)
+	case o.RequestTimeout <= 0:
+		return fmt.Errorf("%w: --request-timeout: must be positive, e.g. 30s", ErrUsage)
+	case o.BackoffBase <= 0 || o.BackoffMax < o.BackoffBase:
+		return fmt.Errorf("%w: --backoff-base and --backoff-max: need 0 < base <= max", ErrUsage)
+	}
+	return nil
+}
+
+// applier sends the changes of one run. Its goroutines are the errgroup
+// workers started by Run; they share the limiter and the stop signal.
+type applier struct {
+	client  linq.ClientInterface
+	opts    ApplyOptions
+	empty   EmptyPolicy
+	limiter *limiter
+	// stop is cancelled, with the reason as its cause, when no new attempt
+	// may start: on a fatal answer or on the first interrupt. Requests
+	// already sent run on with the run's own context and finish.
+	stop     context.Context
+	stopWith context.CancelCauseFunc
+	sleep    func(ctx context.Context, d time.Duration) error
+}
+
+// answer is one attempt's result.
+type answer struct {
+	status  int
+	apiErr  *APIError
+	card    *Card  // the card the API returned, on 2xx
+	traceID string // X-Trace-ID of a 2xx
+	err     string // no answer: transport error or timeout
+}
+
+func (a answer) code() int {
+	if a.apiErr != nil {
+		return a.apiErr.Code
+	}
+	return 0
+}
+
+// apply carries one change out, retrying as its class allows, and returns
+// its outcome. It never returns an error: a failed row is a report row.
+func (a *applier) apply(ctx context.Context, c *Change) Outcome {
+	start := time.Now()
+	o := a.attempts(ctx, c)
+	o.Duration = time.Since(start)
+	return o
+}
+
+func (a *applier) attempts(ctx context.Context, c *Change) Outcome {
+	create := c.Action == ActionCreate
+	fields := c.Fields
+	var o Outcome
+	var last answer
+	var note string
+	for {
+		if cause := a.stopped(); cause != nil {
+			return a.stoppedOutcome(o, last, cause)
+		}
+		if err := a.limiter.Wait(a.stop); err != nil {
+			return a.stoppedOutcome(o, last, a.stopped())
+		}
+		o.Attempts++
+		last = a.send(ctx, c.Phone, fields, create)
+		if last.err != "" && ctx.Err() != nil {
+			// The run was cancelled hard: this answer is lost, not failed.
+			return failedOutcome(o, last, "interrupted while the request was in flight; the card may or may not have changed")
+		}
+		class := Classify(last.status, last.code(), create)
+		var wait time.Duration
+		switch class {
+		case ClassOK:
+			if last.card == nil {
+				// A 2xx whose body is not a card: the write may have
+				// happened, but nothing confirms it.
+				return failedOutcome(o, last, "")
+			}
+			o.HTTPStatus, o.TraceID, o.Card = last.status, traceOf(last), last.card
+			if !last.card.Active {
+				return failedOutcome(o, last, "Linq stored the card but could not apply it (is_active=false)")
+			}
+			o.Result, o.Message = ResultOK, note
+			return o
+		case ClassPermanent:
+			return failedOutcome(o, last, "")
+		case ClassFatal:
+			a.stopWith(fmt.Errorf("the API answered %v", last.apiErr))
+			return failedOutcome(o, last, "")
+		case ClassConflict:
+			// The card exists although the snapshot had none: most likely an
+			// earlier attempt was applied and its answer lost. Compare again
+			// and patch what still differs.
+			live, got := a.reread(ctx, c.Phone)
+			o.Attempts++
+			if got.status != 200 {
+				return failedOutcome(o, got, "409/2014 on create, then re-reading the card failed")
+			}
+			if live == nil {
+				return failedOutcome(o, last, "409/2014 on create, but the card cannot be read back")
+			}
+			if !live.Active {
+				return failedOutcome(o, last, "409/2014 on create: the card exists but is inactive")
+			}
+			fields = diffFields(c.Desired, *live, a.empty)
+			if len(fields) == 0 {
+				o.Result, o.HTTPStatus, o.TraceID = ResultOK, got.status, traceOf(got)
+				o.Message = "card already existed (409/2014) and matches"
+				return o
+			}
+			create = false
+			c.Fields = fields
+			note = "card already existed (409/2014); patched " + strings.Join(fieldNames(fields), "|")
+			continue
+		case ClassThrottled:
+			a.limiter.Throttled()
+			wait = a.backoff(o.Attempts)
+			if last.apiErr != nil && last.apiErr.RetryAfter > 0 {
+				wait = last.apiErr.RetryAfter
+			}
+		case ClassTransient:
+			wait = a.backoff(o.Attempts)
+			if last.apiErr != nil && last.apiErr.RetryAfter > wait {
+				wait = last.apiErr.RetryAfter
+			}
+		}
+		if o.Attempts >= a.opts.MaxAttempts {
+			return failedOutcome(o, last, fmt.Sprintf("gave up after %d attempts", o.Attempts))
+		}
+		if err := a.sleep(a.stop, wait); err != nil {
+			return failedOutcome(o, last, fmt.Sprintf("stopped before retrying (%v)", a.stopped()))
+		}
+	}
+}
+
+// stopped returns why the run stops, or nil.
+func (a *applier) stopped() error {
+	if a.stop.Err() == nil {
+		return nil
+	}
+	return context.Cause(a.stop)
+}
+
+// stoppedOutcome is the outcome of a change the stop caught before its next
+// attempt: skipped when nothing was sent, failed otherwise.
+func (a *applier) stoppedOutcome(o Outcome, last answer, cause error) Outcome {
+	if o.Attempts == 0 {
+		o.Result = ResultSkipped
+		o.Message = "not attempted: " + cause.Error()
+		return o
+	}
+	return failedOutcome(o, last, fmt.Sprintf("stopped before retrying (%v)", cause))
+}
+
+func failedOutcome(o Outcome, last answer, prefix string) Outcome {
+	o.Result = ResultFailed
+	o.HTTPStatus = last.status
+	o.TraceID = traceOf(last)
+	msg := last.err
+	if last.apiErr != nil {
+		o.ErrorCode = last.apiErr.Code
+		msg = last.apiErr.Message
+	}
+	switch {
+	case prefix != "" && msg != "":
+		o.Message = prefix + ": " + msg
+	case prefix != "":
+		o.Message = prefix
+	default:
+		o.Message = msg
+	}
+	return o
+}
+
+func traceOf(a answer) string {
+	if a.apiErr != nil && a.apiErr.TraceID != "" {
+		return a.apiErr.TraceID
+	}
+	return a.traceID
+}
+
+func fieldNames(fs []fieldChange) []string {
+	names := make([]string, len(fs))
+	for i, f := range fs {
+		names[i] = f.name
+	}
+	return names
+}
+
+// backoff is exponential with full jitter: a random wait up to
+// base·2^(attempt-1), capped, so retries of many rows spread out.
+func (a *applier) backoff(attempt int) time.Duration {
+	ceiling := a.opts.BackoffBase << min(attempt-1, 20)
+	if ceiling <= 0 || ceiling > a.opts.BackoffMax {
+		ceiling = a.opts.BackoffMax
+	}
+	return time.Duration(rand.Int64N(int64(ceiling) + 1))
+}
+
+// send makes one request: POST with every field for a create, PATCH with
+// only the changed fields for an update.
+func (a *applier) send(ctx context.Context, phone string, fields []fieldChange, create bool) answer {
+	ctx, cancel := context.WithTimeout(ctx, a.opts.RequestTimeout)
+	defer cancel()
+	var resp *http.Response
+	var err error
+	if create {
+		body := linq.CreateContactCardRequest{PhoneNumber: phone}
+		for _, f := range fields {
+			v := f.new
+			switch f.name {
+			case FieldFirstName:
+				body.FirstName = v
+			case FieldLastName:
+				body.LastName = &v
+			case FieldImageURL:
+				body.ImageUrl = &v
+			}
+		}
+		resp, err = a.client.CreateContactCard(ctx, body)
+	} else {
+		var body linq.UpdateContactCardRequest
+		for _, f := range fields {
+			v := f.new
+			switch f.name {
+			case FieldFirstName:
+				body.FirstName = &v
+			case FieldLastName:
+				body.LastName = &v
+			case FieldImageURL:
+				body.ImageUrl = &v
+			}
+		}
+		resp, err = a.client.UpdateContactCard(ctx, &linq.UpdateContactCardParams{PhoneNumber: phone}, body)
+	}
+	return readAnswer(resp, err, ctx)
+}
+
+// reread fetches one card after a 409/2014.
+func (a *applier) reread(ctx context.Context, phone string) (*Card, answer) {
+	ctx, cancel := context.WithTimeout(ctx, a.opts.RequestTimeout)
+	defer cancel()
+	resp, err := a.client.ListContactCards(ctx, &linq.ListContactCardsParams{PhoneNumber: &phone})
+	ans := readAnswer(resp, err, ctx)
+	if ans.status != 200 {
+		return nil, ans
+	}
+	return ans.card, ans
+}
+
+// maxBody caps what is read of an answer; a card is a few hundred bytes.
+const maxBody = 1 << 20
+
+// readAnswer turns a response, or the lack of one, into an answer. It
+// checks the status before the body, and accepts any 2xx whose body is a
+// card (or, for GET, a list of cards).
+func readAnswer(resp *http.Response, err error, ctx context.Context) answer {
+	if err != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return answer{err: "no answer within --request-timeout"}
+		}
+		return answer{err: "no answer: " + err.Error()}
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		return answer{err: "answer cut off: " + err.Error()}
+	}
+	ans := answer{status: resp.StatusCode}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		ans.apiErr = parseAPIError(resp.StatusCode, resp.Header, body)
+		return ans
+	}
+	card, err := decodeCard(body)
+	if err != nil {
+		// A 2xx whose body is not a card: the write may have happened, but
+		// nothing confirms it. Report it as a failure with what came back.
+		ans.apiErr = &APIError{Status: resp.StatusCode, Message: "unexpected response body: " + quoteBody(body)}
+	}
+	ans.card = card
+	ans.traceID = resp.Header.Get("X-Trace-ID")
+	return ans
+}
+
+// decodeCard reads a SetContactCard, or a ContactCardList of at most one.
+func decodeCard(body []byte) (*Card, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	var probe map[string]json.RawMessage
+	if err := dec.Decode(&probe); err != nil {
+		return nil, err
+	}
+	if _, ok := probe["contact_cards"]; ok {
+		var list linq.ContactCardList
+		if err := json.Unmarshal(body, &list); err != nil {
+			return nil, err
+		}
+		if len(list.ContactCards) == 0 {
+			return nil, nil
+		}
+		lc := list.ContactCards[0]
+		c := cardFromAPI(lc.PhoneNumber, lc.FirstName, lc.LastName, lc.ImageUrl, lc.IsActive)
+		return &c, nil
+	}
+	var sc linq.SetContactCard
+	if err := json.Unmarshal(body, &sc); err != nil {
+		return nil, err
+	}
+	if sc.PhoneNumber == "" || sc.FirstName == "" {
+		return nil, errors.New("not a contact card")
+	}
+	c := cardFromAPI(sc.PhoneNumber, sc.FirstName, sc.LastName, sc.ImageUrl, sc.IsActive)
+	return &c, nil
+}
+
+// sleepCtx waits d, or less if ctx ends first.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -1,0 +1,30 @@
+// Package sync keeps Linq contact cards in step with a CRM export.
+//
+// A run is one pipeline, data flowing one way, each stage in its own file:
+//
+//	source.go     read records from the CSV/CRM export (streaming, gocsv)
+//	normalize.go  phone to E.164, trim, NFC, check image URLs
+//	snapshot.go   read every live card in one GET
+//	diff.go       compare a record with its live card, field by field
+//	plan.go       one action per record: create, update, noop, invalid,
+//	              duplicate, missing, inactive
+//	apply.go      send the changes: bounded errgroup, shared rate limiter
+//	              (limiter.go), retries by answer class (classify.go)
+//	report.go     one CSV row per record, streamed; summary.go counts them
+//
+// Run (run.go) drives it. The input is read twice: the first pass finds
+// duplicate phone numbers and counts the changes (for --max-changes), since
+// no write may happen before both are known; the second pass decides each
+// record and, for apply, hands it to the workers. Only a small entry per
+// phone number survives between the passes, so memory stays flat.
+//
+// Goroutines: Run's own goroutine reads the input and decides; at most
+// --concurrency errgroup workers each carry one change through its attempts
+// and write its report row (ReportWriter and Summary are safe for that).
+// Two contexts steer them, as in rclone: the stop context ends on a fatal
+// answer or the first interrupt and keeps new attempts from starting; the
+// run's context ends on the second interrupt and cuts requests in flight.
+//
+// The package is named sync after its job; code needing the standard
+// library's sync imports it as stdsync.
+package sync

@@ -1,0 +1,129 @@
+package sync
+
+import (
+	"context"
+	stdsync "sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// limiter is the one rate limiter every attempt of a run waits on. It starts
+// at --rate (or unlimited) and adapts to the server: a 429 cuts the rate to
+// a little under what was being achieved, and each quiet second after that
+// lets it climb back by a few percent, never above --rate. A run thus settles
+// just under the server's limit instead of hammering it.
+type limiter struct {
+	mu        stdsync.Mutex
+	lim       *rate.Limiter
+	ceiling   rate.Limit // --rate; rate.Inf when unlimited
+	now       func() time.Time
+	lastCut   time.Time // last 429 that cut the rate
+	lastRaise time.Time
+	// A meter of attempts in the current and the previous one-second window,
+	// to know the achieved rate when a 429 arrives while unlimited.
+	windowStart time.Time
+	windowCount int
+	prevRate    float64
+}
+
+const (
+	throttleFactor = 0.9  // on a 429, the new rate is this share of the achieved one
+	recoverFactor  = 1.03 // each second without a 429 raises the rate this much
+	minRate        = 0.5  // req/s: never stall completely
+)
+
+func newLimiter(perSecond float64, now func() time.Time) *limiter {
+	ceiling := rate.Inf
+	if perSecond > 0 {
+		ceiling = rate.Limit(perSecond)
+	}
+	burst := 1
+	if ceiling == rate.Inf {
+		burst = 0
+	}
+	t := now()
+	return &limiter{lim: rate.NewLimiter(ceiling, burst), ceiling: ceiling, now: now, windowStart: t, lastRaise: t}
+}
+
+// Wait blocks until the next attempt may start.
+func (l *limiter) Wait(ctx context.Context) error {
+	l.mu.Lock()
+	t := l.now()
+	l.meter(t)
+	l.recover(t)
+	lim := l.lim
+	l.mu.Unlock()
+	return lim.Wait(ctx)
+}
+
+func (l *limiter) meter(t time.Time) {
+	if el := t.Sub(l.windowStart); el >= time.Second {
+		l.prevRate = float64(l.windowCount) / el.Seconds()
+		l.windowStart, l.windowCount = t, 0
+	}
+	l.windowCount++
+}
+
+func (l *limiter) recover(t time.Time) {
+	cur := l.lim.Limit()
+	if cur == l.ceiling || t.Sub(l.lastCut) < time.Second || t.Sub(l.lastRaise) < time.Second {
+		return
+	}
+	// The +1 keeps the climb from a very low rate from taking minutes.
+	next := rate.Limit(float64(cur)*recoverFactor + 1)
+	if next > l.ceiling {
+		next = l.ceiling
+	}
+	l.lastRaise = t
+	l.set(next)
+}
+
+// Throttled is called on every 429. Several workers see 429s from the same
+// overload, so the rate is cut at most once a second.
+func (l *limiter) Throttled() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	t := l.now()
+	if t.Sub(l.lastCut) < time.Second {
+		return
+	}
+	achieved := l.prevRate
+	if el := t.Sub(l.windowStart).Seconds(); el > 0.2 && float64(l.windowCount)/el > achieved {
+		achieved = float64(l.windowCount) / el
+	}
+	var next float64
+	switch cur := l.lim.Limit(); {
+	case achieved > 0 && (cur == rate.Inf || achieved < float64(cur)):
+		next = achieved * throttleFactor
+	case cur != rate.Inf:
+		// Nothing measured yet: no basis for a finer cut than halving.
+		next = float64(cur) / 2
+	default:
+		// Unlimited and nothing measured: the 429's own wait must do.
+		return
+	}
+	l.lastCut, l.lastRaise = t, t
+	l.set(rate.Limit(max(next, minRate)))
+}
+
+// set changes the rate; once limited, a burst of one keeps attempts evenly
+// spaced, which is what a server's own limiter wants to see.
+func (l *limiter) set(r rate.Limit) {
+	if r == rate.Inf {
+		l.lim.SetBurst(0)
+	} else if l.lim.Burst() < 1 {
+		l.lim.SetBurst(1)
+	}
+	l.lim.SetLimit(r)
+}
+
+// Rate returns the current limit in requests per second; 0 means unlimited.
+func (l *limiter) Rate() float64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if r := l.lim.Limit(); r != rate.Inf {
+		return float64(r)
+	}
+	return 0
+}

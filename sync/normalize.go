@@ -1,0 +1,177 @@
+package sync
+
+import (
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/nyaruka/phonenumbers"
+	"golang.org/x/text/unicode/norm"
+)
+
+// NormalizeOptions says how to normalise records.
+type NormalizeOptions struct {
+	Region string // ISO 3166 region of numbers written without a country code; "" means US
+}
+
+// maxNameLength is the longest name, in characters, the API accepts.
+const maxNameLength = 256
+
+// extension matches an extension at the end of a phone cell ("x123",
+// "ext. 123", "#123", ";ext=123"): a card belongs to a line, which has none.
+var extension = regexp.MustCompile(`(?i)(?:;?ext(?:ension|n)?[.=:]?|x|#)\s*\d+$`)
+
+// CheckRegion checks a --region value; "" stands for the default, US.
+func CheckRegion(region string) error {
+	if region == "" || phonenumbers.GetSupportedRegions()[strings.ToUpper(region)] {
+		return nil
+	}
+	return fmt.Errorf("%w: --region: unknown region %q; use an ISO 3166 code such as US, GB, DE", ErrUsage, region)
+}
+
+// Normalize turns a record into what its card should hold: every field
+// trimmed and in Unicode NFC, the phone number in E.164. When a field cannot
+// be used, Invalid says why, naming the field. A blank first name is not
+// invalid here: whether it keeps or clears the card's name is the diff's
+// call (--empty).
+func Normalize(rec Record, opts NormalizeOptions) Desired {
+	d := Desired{Line: rec.Line, Phone: strings.TrimSpace(rec.Phone)}
+	if rec.Problem != "" {
+		d.Invalid = rec.Problem
+		return d
+	}
+	region := "US"
+	if opts.Region != "" {
+		region = strings.ToUpper(opts.Region)
+	}
+	var badPhone, badFirst, badLast, badImage string
+	d.Phone, badPhone = normalizePhone(d.Phone, region)
+	d.FirstName, badFirst = normalizeName(FieldFirstName, rec.FirstName)
+	d.LastName, badLast = normalizeName(FieldLastName, rec.LastName)
+	d.ImageURL, badImage = normalizeImageURL(rec.ImageURL)
+	d.Invalid = joinReasons(badPhone, badFirst, badLast, badImage)
+	return d
+}
+
+// normalizePhone returns s, already trimmed, in E.164, or s itself and why
+// it is not a usable number.
+func normalizePhone(s, region string) (string, string) {
+	if s == "" {
+		return "", FieldPhone + ": empty"
+	}
+	number := s
+	if len(number) >= 4 && strings.EqualFold(number[:4], "tel:") {
+		number = number[4:]
+	}
+	bad := func(format string, args ...any) (string, string) {
+		return s, FieldPhone + ": " + quoteValue(s) + " " + fmt.Sprintf(format, args...)
+	}
+	// Cells holding letters are checked for the usual ways of writing an
+	// extension first, so the reason is more useful than "letters".
+	if strings.ContainsFunc(number, unicode.IsLetter) || strings.Contains(number, "#") {
+		if extension.MatchString(number) {
+			return bad("has an extension; a card belongs to a line, so give the number alone")
+		}
+	}
+	if holdsSeveralNumbers(number) {
+		return bad("holds more than one number; give one per record")
+	}
+	for _, r := range number {
+		switch {
+		case unicode.IsLetter(r):
+			return bad("contains letters; give the number in digits")
+		case unicode.IsDigit(r), unicode.IsSpace(r), strings.ContainsRune("+()-./", r):
+		default:
+			return bad("contains %q; a phone number holds digits, spaces and + ( ) - . / only", r)
+		}
+	}
+	n, err := phonenumbers.Parse(number, region)
+	if err != nil || !phonenumbers.IsValidNumber(n) {
+		if strings.HasPrefix(number, "+") {
+			return bad("is not a valid phone number")
+		}
+		return bad("is not a valid number for region %s", region)
+	}
+	return phonenumbers.Format(n, phonenumbers.E164), ""
+}
+
+// holdsSeveralNumbers reports whether s looks like a list of numbers: more
+// than one "+", or parts of six digits or more on both sides of a separator.
+// A lone "/" is not enough: "030/1234567" is how Germans write one number.
+func holdsSeveralNumbers(s string) bool {
+	if strings.Count(s, "+") > 1 {
+		return true
+	}
+	long := 0
+	for _, part := range strings.FieldsFunc(s, func(r rune) bool { return strings.ContainsRune(",;|&/\n", r) }) {
+		digits := 0
+		for _, r := range part {
+			if unicode.IsDigit(r) {
+				digits++
+			}
+		}
+		if digits >= 6 {
+			long++
+		}
+	}
+	return long > 1
+}
+
+// normalizeName trims a name and puts it in NFC, and says why the API
+// would refuse it, if it would.
+func normalizeName(field, s string) (string, string) {
+	s = norm.NFC.String(strings.TrimSpace(s))
+	if i := strings.IndexFunc(s, unicode.IsControl); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(s[i:])
+		return s, fmt.Sprintf("%s: %s contains a control character (%U)", field, quoteValue(s), r)
+	}
+	if utf8.RuneCountInString(s) > maxNameLength {
+		return s, fmt.Sprintf("%s: longer than %d characters", field, maxNameLength)
+	}
+	return s, ""
+}
+
+// normalizeImageURL trims a URL and checks that the API can fetch it.
+func normalizeImageURL(s string) (string, string) {
+	s = norm.NFC.String(strings.TrimSpace(s))
+	if s == "" {
+		return "", ""
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme != "https" || u.Hostname() == "" {
+		return s, fmt.Sprintf("%s: %s must be an absolute https URL", FieldImageURL, quoteValue(s))
+	}
+	return s, ""
+}
+
+// quoteValue quotes a cell for a message, cut short when long: the message
+// ends up in a report cell.
+func quoteValue(s string) string {
+	const most = 64
+	n := 0
+	for i := range s {
+		if n == most {
+			return fmt.Sprintf("%q…", s[:i])
+		}
+		n++
+	}
+	return fmt.Sprintf("%q", s)
+}
+
+// joinReasons joins the non-empty reasons with "; ".
+func joinReasons(reasons ...string) string {
+	var b strings.Builder
+	for _, r := range reasons {
+		if r == "" {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(r)
+	}
+	return b.String()
+}

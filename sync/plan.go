@@ -1,0 +1,280 @@
+package sync
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// DuplicatePolicy says which record wins when a phone number appears on
+// several records.
+type DuplicatePolicy string
+
+const (
+	DuplicateError DuplicatePolicy = "error" // none of them is applied
+	DuplicateFirst DuplicatePolicy = "first" // the first record wins
+	DuplicateLast  DuplicatePolicy = "last"  // the last record wins
+)
+
+// ParseDuplicatePolicy checks the --on-duplicate flag.
+func ParseDuplicatePolicy(s string) (DuplicatePolicy, error) {
+	switch p := DuplicatePolicy(s); p {
+	case DuplicateError, DuplicateFirst, DuplicateLast:
+		return p, nil
+	}
+	return "", fmt.Errorf("%w: --on-duplicate: unknown %q; allowed: error, first, last", ErrUsage, s)
+}
+
+// PlanOptions are the choices that turn a diff into an action.
+type PlanOptions struct {
+	Empty         EmptyPolicy
+	OnDuplicate   DuplicatePolicy
+	CreateMissing bool
+}
+
+// Change is the plan for one record: what it wants, what is live, and the
+// action that closes the gap.
+type Change struct {
+	Desired
+	Action Action
+	Live   *Card         // the live card; nil when the number has none
+	Fields []fieldChange // the fields to send, for create and update
+	Detail string        // why, for invalid, duplicate, missing and inactive
+}
+
+// FieldNames returns the changed fields' names in a fixed order.
+func (c *Change) FieldNames() []string {
+	names := make([]string, len(c.Fields))
+	for i, f := range c.Fields {
+		names[i] = f.name
+	}
+	return names
+}
+
+// IsWrite reports whether the change needs a request to the API.
+func (c *Change) IsWrite() bool {
+	return c.Action == ActionCreate || c.Action == ActionUpdate
+}
+
+// Planner decides one action per record against a snapshot of the live
+// cards. Duplicates can only be known once every record has been seen, and
+// nothing may be written before they are known, so planning takes two
+// passes over the input: Observe on every record, then Decide on every
+// record. Only a small entry per phone number is kept between the passes,
+// so memory does not grow with the size of the records.
+type Planner struct {
+	opts   PlanOptions
+	cards  map[string]Card
+	phones map[uint64]*phoneSeen
+	dups   map[uint64][]int // lines of every phone number seen more than once
+	total  int              // records observed
+}
+
+// phoneSeen is what the first pass remembers of one phone number.
+type phoneSeen struct {
+	count        int
+	first, last  int // lines
+	firstChanges bool
+	lastChanges  bool
+}
+
+// NewPlanner returns a planner over the live cards, keyed by E.164 number.
+func NewPlanner(cards map[string]Card, opts PlanOptions) *Planner {
+	return &Planner{
+		opts:   opts,
+		cards:  cards,
+		phones: make(map[uint64]*phoneSeen),
+		dups:   make(map[uint64][]int),
+	}
+}
+
+// Observe records one record in the first pass.
+func (p *Planner) Observe(d Desired) {
+	p.total++
+	key, ok := phoneKey(d)
+	if !ok {
+		return
+	}
+	c := p.decideAlone(d)
+	changes := c.IsWrite()
+	seen := p.phones[key]
+	if seen == nil {
+		p.phones[key] = &phoneSeen{count: 1, first: d.Line, last: d.Line, firstChanges: changes, lastChanges: changes}
+		return
+	}
+	if seen.count == 1 {
+		p.dups[key] = []int{seen.first}
+	}
+	p.dups[key] = append(p.dups[key], d.Line)
+	seen.count++
+	seen.last, seen.lastChanges = d.Line, changes
+}
+
+// Records returns how many records the first pass saw.
+func (p *Planner) Records() int { return p.total }
+
+// Changes returns how many writes the plan holds once duplicates are
+// resolved: the figure --max-changes is checked against.
+func (p *Planner) Changes() int {
+	n := 0
+	for _, seen := range p.phones {
+		switch {
+		case seen.count == 1:
+			if seen.firstChanges {
+				n++
+			}
+		case p.opts.OnDuplicate == DuplicateFirst:
+			if seen.firstChanges {
+				n++
+			}
+		case p.opts.OnDuplicate == DuplicateLast:
+			if seen.lastChanges {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// Decide returns the change for one record in the second pass.
+func (p *Planner) Decide(d Desired) Change {
+	if key, ok := phoneKey(d); ok {
+		if lines := p.dups[key]; lines != nil {
+			if winner, ok := p.duplicateWinner(key); !ok || winner != d.Line {
+				c := Change{Desired: d, Action: ActionDuplicate, Detail: duplicateDetail(d.Line, lines, p.opts.OnDuplicate)}
+				if live, ok := p.cards[d.Phone]; ok {
+					c.Live = &live
+				}
+				return c
+			}
+		}
+	}
+	return p.decideAlone(d)
+}
+
+func (p *Planner) duplicateWinner(key uint64) (int, bool) {
+	seen := p.phones[key]
+	switch p.opts.OnDuplicate {
+	case DuplicateFirst:
+		return seen.first, true
+	case DuplicateLast:
+		return seen.last, true
+	}
+	return 0, false
+}
+
+func duplicateDetail(line int, lines []int, policy DuplicatePolicy) string {
+	var others []string
+	for _, l := range lines {
+		if l != line {
+			others = append(others, strconv.Itoa(l))
+		}
+	}
+	msg := "phone_number also on line " + strings.Join(others, ", ")
+	switch policy {
+	case DuplicateFirst:
+		return msg + "; --on-duplicate first applies line " + strconv.Itoa(slices.Min(lines))
+	case DuplicateLast:
+		return msg + "; --on-duplicate last applies line " + strconv.Itoa(slices.Max(lines))
+	}
+	return msg + "; none applied (--on-duplicate error)"
+}
+
+// decideAlone plans a record as if its phone number were unique.
+func (p *Planner) decideAlone(d Desired) Change {
+	if d.Invalid != "" {
+		return Change{Desired: d, Action: ActionInvalid, Detail: d.Invalid}
+	}
+	live, exists := p.cards[d.Phone]
+	if !exists {
+		if !p.opts.CreateMissing {
+			return Change{Desired: d, Action: ActionMissing, Detail: "no contact card for this number (use --create-missing to create it)"}
+		}
+		if d.FirstName == "" {
+			return Change{Desired: d, Action: ActionInvalid, Detail: "first_name: empty; a new card needs a first name"}
+		}
+		return Change{Desired: d, Action: ActionCreate, Fields: diffFields(d, Card{}, EmptyKeep)}
+	}
+	c := Change{Desired: d, Live: &live}
+	if !live.Active {
+		c.Action, c.Detail = ActionInactive, "the card exists but is inactive (is_active=false); Linq only updates active cards"
+		return c
+	}
+	if d.FirstName == "" && p.opts.Empty == EmptyClear {
+		c.Action, c.Detail = ActionInvalid, "first_name: empty; --empty clear cannot remove a card's first name"
+		return c
+	}
+	c.Fields = diffFields(d, live, p.opts.Empty)
+	if len(c.Fields) == 0 {
+		c.Action = ActionNoop
+	} else {
+		c.Action = ActionUpdate
+	}
+	return c
+}
+
+// phoneKey packs a valid E.164 number into an integer, which keeps the
+// per-number index small: E.164 has at most 15 digits.
+func phoneKey(d Desired) (uint64, bool) {
+	if d.Invalid != "" || len(d.Phone) < 2 || d.Phone[0] != '+' {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(d.Phone[1:], 10, 64)
+	return n, err == nil
+}
+
+// ChangeLimit is --max-changes: an absolute count or a share of the records.
+type ChangeLimit struct {
+	Count   int     // when Percent is 0 ("0%" is the same as 0)
+	Percent float64 // 0 < Percent <= 100
+	set     bool
+}
+
+// ParseChangeLimit parses "N" or "P%"; "" means no limit.
+func ParseChangeLimit(s string) (ChangeLimit, error) {
+	if s == "" {
+		return ChangeLimit{}, nil
+	}
+	bad := fmt.Errorf("%w: --max-changes: %q is not a count (e.g. 500) or a percentage from 0%% to 100%% (e.g. 5%%)", ErrUsage, s)
+	if pct, ok := strings.CutSuffix(s, "%"); ok {
+		p, err := strconv.ParseFloat(pct, 64)
+		if err != nil || p < 0 || p > 100 {
+			return ChangeLimit{}, bad
+		}
+		return ChangeLimit{Percent: p, set: true}, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return ChangeLimit{}, bad
+	}
+	return ChangeLimit{Count: n, set: true}, nil
+}
+
+// Check returns an error wrapping ErrAborted when changes exceed the limit.
+func (l ChangeLimit) Check(changes, records int) error {
+	if !l.set {
+		return nil
+	}
+	if l.Percent > 0 {
+		limit := l.Percent / 100 * float64(records)
+		if float64(changes) > limit {
+			return fmt.Errorf("%w: the plan has %d changes for %d records, over --max-changes %s (%.0f)", ErrAborted, changes, records, l, limit)
+		}
+		return nil
+	}
+	if changes > l.Count {
+		return fmt.Errorf("%w: the plan has %d changes, over --max-changes %s", ErrAborted, changes, l)
+	}
+	return nil
+}
+
+func (l ChangeLimit) String() string {
+	if !l.set {
+		return ""
+	}
+	if l.Percent > 0 {
+		return strconv.FormatFloat(l.Percent, 'f', -1, 64) + "%"
+	}
+	return strconv.Itoa(l.Count)
+}

@@ -1,0 +1,162 @@
+package sync
+
+import (
+	"bufio"
+	"encoding/csv"
+	"io"
+	"regexp"
+	"strconv"
+	"strings"
+	stdsync "sync"
+	"time"
+
+	"github.com/gocarina/gocsv"
+)
+
+// ReportRow is one line of the report. The field order is the column order
+// fixed by DESIGN.md; dry run and apply share it.
+type ReportRow struct {
+	Line          int    `csv:"line"`
+	PhoneNumber   string `csv:"phone_number"`
+	Action        Action `csv:"action"`
+	Result        Result `csv:"result"`
+	ChangedFields string `csv:"changed_fields"`
+	FirstNameOld  string `csv:"first_name_old"`
+	FirstNameNew  string `csv:"first_name_new"`
+	LastNameOld   string `csv:"last_name_old"`
+	LastNameNew   string `csv:"last_name_new"`
+	ImageURLOld   string `csv:"image_url_old"`
+	ImageURLNew   string `csv:"image_url_new"`
+	HTTPStatus    string `csv:"http_status"` // blank when no request was made
+	ErrorCode     string `csv:"error_code"`  // blank when the API gave none
+	ErrorMessage  string `csv:"error_message"`
+	Attempts      int    `csv:"attempts"`
+	TraceID       string `csv:"trace_id"`
+	DurationMS    int64  `csv:"duration_ms"`
+}
+
+// Outcome is what happened to one change.
+type Outcome struct {
+	Result     Result
+	HTTPStatus int // 0 when no request was answered
+	ErrorCode  int // Linq code; 0 when none
+	Message    string
+	Attempts   int
+	TraceID    string
+	Duration   time.Duration
+	Card       *Card // the card as the API returned it after a write
+}
+
+// NewReportRow builds the report line of a change and its outcome. Old and
+// new values are filled for every field the record speaks about, so a
+// reader sees what was compared, not only what changed.
+func NewReportRow(c *Change, o Outcome) ReportRow {
+	r := ReportRow{
+		Line:          c.Line,
+		PhoneNumber:   c.Phone,
+		Action:        c.Action,
+		Result:        o.Result,
+		ChangedFields: strings.Join(c.FieldNames(), "|"),
+		FirstNameNew:  c.FirstName,
+		LastNameNew:   c.LastName,
+		ImageURLNew:   c.ImageURL,
+		ErrorMessage:  o.Message,
+		Attempts:      o.Attempts,
+		TraceID:       o.TraceID,
+		DurationMS:    o.Duration.Milliseconds(),
+	}
+	if c.Live != nil {
+		r.FirstNameOld, r.LastNameOld, r.ImageURLOld = c.Live.FirstName, c.Live.LastName, c.Live.ImageURL
+	}
+	if r.ErrorMessage == "" {
+		r.ErrorMessage = c.Detail
+	}
+	if o.HTTPStatus != 0 {
+		r.HTTPStatus = strconv.Itoa(o.HTTPStatus)
+	}
+	if o.ErrorCode != 0 {
+		r.ErrorCode = strconv.Itoa(o.ErrorCode)
+	}
+	return r
+}
+
+// ReportWriter streams report rows as CSV. It is safe for concurrent use:
+// apply workers write their rows as results arrive.
+type ReportWriter struct {
+	mu   stdsync.Mutex
+	buf  *bufio.Writer
+	csv  *formulaSafeWriter
+	rows int
+}
+
+// NewReportWriter writes the header at once, so even a run that aborts
+// before its first row leaves a report a spreadsheet can open.
+func NewReportWriter(w io.Writer) (*ReportWriter, error) {
+	buf := bufio.NewWriterSize(w, 64<<10)
+	rw := &ReportWriter{buf: buf, csv: &formulaSafeWriter{w: gocsv.NewSafeCSVWriter(csv.NewWriter(buf))}}
+	if err := gocsv.MarshalCSV([]ReportRow{}, rw.csv); err != nil {
+		return nil, err
+	}
+	return rw, nil
+}
+
+// Write appends one row.
+func (rw *ReportWriter) Write(r ReportRow) error {
+	rw.mu.Lock()
+	defer rw.mu.Unlock()
+	rw.rows++
+	return gocsv.MarshalCSVWithoutHeaders([]ReportRow{r}, rw.csv)
+}
+
+// Rows returns how many rows were written.
+func (rw *ReportWriter) Rows() int {
+	rw.mu.Lock()
+	defer rw.mu.Unlock()
+	return rw.rows
+}
+
+// Flush pushes buffered rows to the underlying writer.
+func (rw *ReportWriter) Flush() error {
+	rw.mu.Lock()
+	defer rw.mu.Unlock()
+	if err := rw.csv.Error(); err != nil {
+		return err
+	}
+	return rw.buf.Flush()
+}
+
+// formulaSafeWriter neutralises cells a spreadsheet would run as a formula
+// (a CRM field holding "=HYPERLINK(...)" must not execute when the report is
+// opened) by prefixing them with a quote. Plain numbers, such as E.164
+// phone numbers and negative amounts, stay as they are.
+type formulaSafeWriter struct {
+	w *gocsv.SafeCSVWriter
+}
+
+var plainNumber = regexp.MustCompile(`^[+-]?[0-9]+(\.[0-9]+)?$`)
+
+func neutralise(cell string) string {
+	if cell == "" {
+		return cell
+	}
+	switch cell[0] {
+	case '=', '+', '-', '@', '\t', '\r':
+		if !plainNumber.MatchString(cell) {
+			return "'" + cell
+		}
+	}
+	return cell
+}
+
+func (f *formulaSafeWriter) Write(row []string) error {
+	for i, cell := range row {
+		row[i] = neutralise(cell)
+	}
+	return f.w.Write(row)
+}
+
+// Flush moves rows from the csv writer into the buffer only; ReportWriter
+// decides when the buffer reaches the file, so a big run is not one
+// syscall per row.
+func (f *formulaSafeWriter) Flush()       { f.w.Flush() }
+func (f *formulaSafeWriter) Error() error { return f.w.Error() }

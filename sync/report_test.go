@@ -1,0 +1,63 @@
+package sync
+
+import (
+	"bytes"
+	"encoding/csv"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestNeutralise(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"", ""},
+		{"Ada", "Ada"},
+		{"+12125550101", "+12125550101"},
+		{"-42", "-42"},
+		{"+1.5", "+1.5"},
+		{"=1+1", "'=1+1"},
+		{`=HYPERLINK("http://x")`, `'=HYPERLINK("http://x")`},
+		{"+1 212 555", "'+1 212 555"},
+		{"-cmd", "'-cmd"},
+		{"@SUM(A1)", "'@SUM(A1)"},
+		{"\tx", "'\tx"},
+		{"\rx", "'\rx"},
+	}
+	for _, tt := range tests {
+		if got := neutralise(tt.in); got != tt.want {
+			t.Errorf("neutralise(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestReportColumns(t *testing.T) {
+	var buf bytes.Buffer
+	rw, err := NewReportWriter(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Change{
+		Desired: Desired{Line: 7, Phone: "+12125550101", FirstName: "=evil()", LastName: "B"},
+		Action:  ActionUpdate,
+		Live:    &Card{FirstName: "A", LastName: "B"},
+		Fields:  []fieldChange{{name: FieldFirstName, old: "A", new: "=evil()"}},
+	}
+	if err := rw.Write(NewReportRow(c, Outcome{Result: ResultFailed, HTTPStatus: 500, ErrorCode: 3006, Message: "Internal server error", Attempts: 5, TraceID: "abc"})); err != nil {
+		t.Fatal(err)
+	}
+	if err := rw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(&buf).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantHeader := strings.Split("line,phone_number,action,result,changed_fields,first_name_old,first_name_new,last_name_old,last_name_new,image_url_old,image_url_new,http_status,error_code,error_message,attempts,trace_id,duration_ms", ",")
+	if !slices.Equal(rows[0], wantHeader) {
+		t.Fatalf("header = %v\nwant     %v", rows[0], wantHeader)
+	}
+	want := []string{"7", "+12125550101", "update", "failed", "first_name", "A", "'=evil()", "B", "B", "", "", "500", "3006", "Internal server error", "5", "abc", "0"}
+	if !slices.Equal(rows[1], want) {
+		t.Errorf("row = %q\nwant  %q", rows[1], want)
+	}
+}

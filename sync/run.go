@@ -1,0 +1,227 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/bulksync/bulksync/gen/linq"
+	"golang.org/x/sync/errgroup"
+)
+
+// Config is one run's parameters. cmd/bulksync fills it from flags.
+type Config struct {
+	Input      io.ReadSeeker // the export; read twice (see Planner), so it must seek
+	Source     SourceOptions
+	Normalize  NormalizeOptions
+	Plan       PlanOptions
+	MaxChanges ChangeLimit
+	DryRun     bool // plan only: no write request is sent
+	Apply      ApplyOptions
+	// Stop, when done, stops the run gracefully: no new request starts,
+	// requests in flight finish, and the rest of the records are reported
+	// skipped. Cancelling Run's own context instead cuts requests in flight.
+	Stop    context.Context
+	Client  *linq.ClientWithResponses
+	Report  *ReportWriter
+	Summary *Summary
+}
+
+// Run plans every record of the input against the live cards and, unless
+// DryRun, applies the plan. Every record gets exactly one report row, even
+// when the run aborts. The error wraps ErrUsage, ErrAborted or
+// ErrIncomplete, which decide the exit code.
+func Run(ctx context.Context, cfg Config) error {
+	// Read the header before anything touches the network, so a wrong file
+	// or mapping fails fast with exit 2.
+	src, err := OpenSource(cfg.Input, cfg.Source)
+	if err != nil {
+		return err
+	}
+	cfg.Summary.Preset = src.Preset()
+
+	cards, err := FetchSnapshot(ctx, cfg.Client)
+	if err != nil {
+		return err
+	}
+
+	stop := cfg.Stop
+	if stop == nil {
+		stop = ctx
+	}
+	// First pass: duplicates and the number of changes. An interrupt here
+	// does not lose the report: the second pass still lists every record,
+	// as not attempted.
+	planner := NewPlanner(cards, cfg.Plan)
+	var abort, interrupted error
+	if err := eachRecord(src, cfg.Normalize, func(d Desired) error {
+		planner.Observe(d)
+		if stop.Err() != nil {
+			return errInterrupted
+		}
+		return nil
+	}); err == errInterrupted {
+		interrupted = fmt.Errorf("%w: %v", ErrAborted, context.Cause(stop))
+	} else if err != nil {
+		return err
+	}
+	cfg.Summary.Records, cfg.Summary.Changes = planner.Records(), planner.Changes()
+	abort = interrupted
+	if abort == nil {
+		abort = cfg.MaxChanges.Check(planner.Changes(), planner.Records())
+	}
+
+	if _, err := cfg.Input.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("%w: rewinding the input: %v", ErrUsage, err)
+	}
+	src, err = OpenSource(cfg.Input, cfg.Source)
+	if err != nil {
+		return err
+	}
+
+	if cfg.DryRun || abort != nil {
+		err := eachRecord(src, cfg.Normalize, func(d Desired) error {
+			c := planner.Decide(d)
+			// A dry run over --max-changes still shows the plan; only an
+			// interrupt leaves its rows unplanned.
+			if cfg.DryRun {
+				return cfg.write(&c, planned(&c, interrupted, true))
+			}
+			return cfg.write(&c, planned(&c, abort, false))
+		})
+		if err != nil {
+			return err
+		}
+		return cfg.finish(abort)
+	}
+	return cfg.apply(ctx, src, planner)
+}
+
+// apply is the second pass of a real run: each change that needs a write
+// goes to a bounded errgroup of workers; the rest are reported at once. The
+// group's limit gives backpressure, so memory stays flat however long the
+// input. A failed row is a report row, not a group error: only a failure to
+// write the report stops the group.
+func (cfg *Config) apply(ctx context.Context, src *Source, planner *Planner) error {
+	stopParent := cfg.Stop
+	if stopParent == nil {
+		stopParent = ctx
+	}
+	stop, stopWith := context.WithCancelCause(stopParent)
+	defer stopWith(nil)
+	a := &applier{
+		client:   cfg.Client.ClientInterface,
+		opts:     cfg.Apply,
+		empty:    cfg.Plan.Empty,
+		limiter:  newLimiter(cfg.Apply.Rate, time.Now),
+		stop:     stop,
+		stopWith: stopWith,
+		sleep:    sleepCtx,
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(cfg.Apply.Concurrency)
+	err := eachRecord(src, cfg.Normalize, func(d Desired) error {
+		c := planner.Decide(d)
+		switch {
+		case !c.IsWrite():
+			return cfg.write(&c, unsent(&c))
+		case gctx.Err() != nil || a.stopped() != nil:
+			return cfg.write(&c, a.stoppedOutcome(Outcome{}, answer{}, a.why(gctx)))
+		}
+		g.Go(func() error {
+			return cfg.write(&c, a.apply(ctx, &c))
+		})
+		return nil
+	})
+	if gerr := g.Wait(); err == nil {
+		err = gerr
+	}
+	if err != nil {
+		return err
+	}
+	return cfg.finish(a.abortErr(ctx))
+}
+
+// unsent is the outcome of a record apply does not send.
+func unsent(c *Change) Outcome {
+	if c.Action == ActionNoop {
+		return Outcome{Result: ResultOK}
+	}
+	return Outcome{Result: ResultSkipped}
+}
+
+// why names the reason no new request may start.
+func (a *applier) why(gctx context.Context) error {
+	if cause := a.stopped(); cause != nil {
+		return cause
+	}
+	return context.Cause(gctx)
+}
+
+// abortErr is the run's error when it stopped early, wrapping ErrAborted.
+func (a *applier) abortErr(ctx context.Context) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("%w: interrupted; requests in flight were cancelled", ErrAborted)
+	}
+	if cause := a.stopped(); cause != nil {
+		return fmt.Errorf("%w: %v", ErrAborted, cause)
+	}
+	return nil
+}
+
+var errInterrupted = errors.New("interrupted")
+
+// planned is the outcome of a change that is not sent: in a dry run, or in
+// a run that --max-changes stopped.
+func planned(c *Change, abort error, dryRun bool) Outcome {
+	switch {
+	case !c.IsWrite() && c.Action != ActionNoop:
+		return Outcome{Result: ResultSkipped}
+	case dryRun && abort == nil:
+		return Outcome{Result: ResultPlanned}
+	default:
+		return Outcome{Result: ResultSkipped, Message: "not attempted: " + abort.Error()}
+	}
+}
+
+// write reports one change.
+func (cfg *Config) write(c *Change, o Outcome) error {
+	row := NewReportRow(c, o)
+	cfg.Summary.Count(row)
+	if err := cfg.Report.Write(row); err != nil {
+		return fmt.Errorf("%w: writing the report: %v", ErrAborted, err)
+	}
+	return nil
+}
+
+// finish flushes the report and turns the counts into the run's error.
+func (cfg *Config) finish(runErr error) error {
+	if err := cfg.Report.Flush(); err != nil {
+		return fmt.Errorf("%w: writing the report: %v", ErrAborted, err)
+	}
+	if runErr != nil {
+		return runErr
+	}
+	if !cfg.Summary.Synced() {
+		return ErrIncomplete
+	}
+	return nil
+}
+
+// eachRecord reads, normalises and hands on every record of the source.
+func eachRecord(src *Source, opts NormalizeOptions, fn func(Desired) error) error {
+	for {
+		rec, err := src.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := fn(Normalize(rec, opts)); err != nil {
+			return err
+		}
+	}
+}

@@ -1,0 +1,474 @@
+package sync
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/gocarina/gocsv"
+	"golang.org/x/text/encoding/charmap"
+	textunicode "golang.org/x/text/encoding/unicode"
+)
+
+// SourceOptions says how to read an input file.
+type SourceOptions struct {
+	Preset    string            // auto (also ""), generic, hubspot or salesforce
+	Map       map[string]string // field -> column header, overriding the preset
+	Delimiter rune              // 0: detect ',', ';' or tab from the header
+	Encoding  string            // utf-8 (also ""), windows-1252, latin-1 or utf-16
+}
+
+// A preset names, for each field, the column headers that may hold it in
+// one kind of export, best first: the first one the header has is used.
+// Headers match ignoring case and surrounding spaces.
+type preset struct {
+	name    string
+	columns map[string][]string
+}
+
+// presets in the order auto-detection prefers them on a tie.
+//
+// HubSpot has no standard photo property, so its image_url candidates are
+// the names partners commonly give a custom one.
+var presets = []preset{
+	{"generic", map[string][]string{
+		FieldPhone:     {"phone_number"},
+		FieldFirstName: {"first_name"},
+		FieldLastName:  {"last_name"},
+		FieldImageURL:  {"image_url"},
+	}},
+	{"hubspot", map[string][]string{
+		FieldPhone:     {"Phone Number", "Mobile Phone Number"},
+		FieldFirstName: {"First Name"},
+		FieldLastName:  {"Last Name"},
+		FieldImageURL:  {"Profile Photo URL", "Avatar URL", "Image URL", "Photo URL"},
+	}},
+	{"salesforce", map[string][]string{
+		FieldPhone:     {"Phone", "MobilePhone"},
+		FieldFirstName: {"FirstName"},
+		FieldLastName:  {"LastName"},
+		FieldImageURL:  {"FullPhotoUrl", "SmallPhotoUrl"},
+	}},
+}
+
+// sourceFields are the fields a source fills, in the order messages list them.
+var sourceFields = []string{FieldPhone, FieldFirstName, FieldLastName, FieldImageURL}
+
+// requiredFields must have a column; the others may be absent, which reads
+// as blank cells.
+var requiredFields = []string{FieldPhone, FieldFirstName}
+
+// sourceRow is what gocsv fills from one row, once the header has been
+// renamed to the field names.
+type sourceRow struct {
+	Phone     string `csv:"phone_number"`
+	FirstName string `csv:"first_name"`
+	LastName  string `csv:"last_name"`
+	ImageURL  string `csv:"image_url"`
+}
+
+const (
+	// sniffSize bounds the header line, which is read ahead to detect the
+	// delimiter and to tell a binary file before parsing anything.
+	sniffSize = 64 << 10
+
+	// bigRecord is the raw size above which a record's cells are copied out.
+	bigRecord = 64 << 10
+)
+
+// Source streams the records of a CSV or CRM export, one row at a time.
+//
+// A row that cannot be read whole (a different number of cells from the
+// header, a broken quote, bytes that are not UTF-8) still becomes a Record,
+// with Problem set, so that it reaches the report with its line number.
+type Source struct {
+	csv       *csv.Reader
+	rows      *gocsv.Unmarshaller
+	preset    string
+	columns   map[string]string // field -> header cell used
+	width     int               // cells in the header
+	checkUTF8 bool              // the input is read as UTF-8, so a cell may hold invalid bytes
+	offset    int64             // input offset after the previous record
+}
+
+// OpenSource reads the header of r, picks the column of each field and
+// returns a Source positioned at the first record. Errors that make the whole
+// input unusable wrap ErrUsage.
+func OpenSource(r io.Reader, opts SourceOptions) (*Source, error) {
+	presetName, err := checkPreset(opts.Preset)
+	if err != nil {
+		return nil, err
+	}
+	decoded, isUTF8, err := decode(r, opts.Encoding)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkMap(opts.Map); err != nil {
+		return nil, err
+	}
+
+	in := bufio.NewReaderSize(decoded, sniffSize)
+	// A UTF-8 byte-order mark would otherwise become part of the first
+	// header cell and hide it from the presets.
+	if b, _ := in.Peek(3); bytes.HasPrefix(b, []byte("\uFEFF")) {
+		in.Discard(3)
+	}
+	head, err := in.Peek(sniffSize)
+	if err != nil && err != io.EOF {
+		return nil, fmt.Errorf("%w: reading the input: %v", ErrUsage, err)
+	}
+	if len(head) == 0 {
+		return nil, fmt.Errorf("%w: input is empty: no header", ErrUsage)
+	}
+	line, err := headerLine(head, err == io.EOF, isUTF8)
+	if err != nil {
+		return nil, err
+	}
+	delim := opts.Delimiter
+	if delim == 0 {
+		delim = sniffDelimiter(line)
+	}
+
+	cr := csv.NewReader(in) // in is already a large enough bufio.Reader, so csv reuses it
+	cr.Comma = delim
+	// FieldsPerRecord stays 0, so the header sets the width: a row with
+	// another number of cells is an error to report, not a row to misread
+	// with its cells shifted into the wrong fields.
+	rows, err := gocsv.NewUnmarshaller(cr, sourceRow{})
+	if err == io.EOF {
+		return nil, fmt.Errorf("%w: input is empty: no header", ErrUsage)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: reading the header: %v", ErrUsage, err)
+	}
+	header := rows.Headers
+	preset, cols, err := pickColumns(header, presetName, opts.Map)
+	if err != nil {
+		return nil, err
+	}
+
+	// Rename the chosen columns to the field names gocsv matches against
+	// sourceRow's tags, and every other column to a name that matches none,
+	// so that an unmapped column that happens to be called "phone_number"
+	// is ignored like any other.
+	names := make([]string, len(header))
+	for i := range names {
+		names[i] = "unmapped column " + strconv.Itoa(i+1)
+	}
+	columns := make(map[string]string, len(cols))
+	for field, i := range cols {
+		names[i] = field
+		columns[field] = header[i]
+	}
+	if err := rows.RenormalizeHeaders(func([]string) []string { return names }); err != nil {
+		return nil, fmt.Errorf("%w: reading the header: %v", ErrUsage, err)
+	}
+	return &Source{
+		csv:       cr,
+		rows:      rows,
+		preset:    preset,
+		columns:   columns,
+		width:     len(header),
+		checkUTF8: isUTF8,
+		offset:    cr.InputOffset(),
+	}, nil
+}
+
+// Preset returns the preset in use, after auto-detection.
+func (s *Source) Preset() string { return s.preset }
+
+// Columns returns, for each field that has one, the header of its column.
+func (s *Source) Columns() map[string]string {
+	return maps.Clone(s.columns)
+}
+
+// Next returns the next record, or io.EOF after the last. A row that cannot
+// be read whole comes back as a Record with Problem set and a nil error; an
+// error means the input cannot be read further and wraps ErrUsage.
+func (s *Source) Next() (Record, error) {
+	v, err := s.rows.Read()
+	start := s.offset
+	s.offset = s.csv.InputOffset()
+	var perr *csv.ParseError
+	switch {
+	case err == io.EOF:
+		return Record{}, io.EOF
+	case errors.As(err, &perr):
+		return Record{Line: perr.StartLine, Problem: s.describe(perr)}, nil
+	case err != nil:
+		return Record{}, fmt.Errorf("%w: reading the input: %v", ErrUsage, err)
+	}
+
+	row := v.(sourceRow)
+	line, _ := s.csv.FieldPos(0)
+	rec := Record{Line: line, Phone: row.Phone, FirstName: row.FirstName, LastName: row.LastName, ImageURL: row.ImageURL}
+	if s.checkUTF8 {
+		s.checkCells(&rec)
+	}
+	// Every cell of a record is a substring of one string holding the whole
+	// record: a field kept downstream would pin a huge unmapped cell.
+	if s.offset-start > bigRecord {
+		rec.Phone = strings.Clone(rec.Phone)
+		rec.FirstName = strings.Clone(rec.FirstName)
+		rec.LastName = strings.Clone(rec.LastName)
+		rec.ImageURL = strings.Clone(rec.ImageURL)
+	}
+	return rec, nil
+}
+
+// describe turns a row's parse error into a Problem.
+func (s *Source) describe(err *csv.ParseError) string {
+	if err.Err == csv.ErrFieldCount {
+		return fmt.Sprintf("row does not have the header's %d cells (a cell holding the delimiter must be quoted)", s.width)
+	}
+	return err.Error()
+}
+
+// checkCells sets rec.Problem when a cell is not valid UTF-8, which usually
+// means the file is in another encoding, and makes the cells valid so that
+// nothing downstream has to cope with broken text.
+func (s *Source) checkCells(rec *Record) {
+	cells := []*string{&rec.Phone, &rec.FirstName, &rec.LastName, &rec.ImageURL}
+	for i, cell := range cells {
+		if utf8.ValidString(*cell) {
+			continue
+		}
+		if rec.Problem == "" {
+			rec.Problem = fmt.Sprintf("invalid UTF-8 in column %q; if the file is not UTF-8, use --encoding windows-1252 or latin-1", s.columns[sourceFields[i]])
+		}
+		*cell = strings.ToValidUTF8(*cell, "\uFFFD")
+	}
+}
+
+// checkPreset returns the preset name in canonical form, "auto" for "".
+func checkPreset(name string) (string, error) {
+	name = strings.ToLower(name)
+	if name == "" || name == "auto" {
+		return "auto", nil
+	}
+	for _, p := range presets {
+		if p.name == name {
+			return name, nil
+		}
+	}
+	return "", fmt.Errorf("%w: --preset: unknown %q; allowed: auto, generic, hubspot, salesforce", ErrUsage, name)
+}
+
+// decode wraps r to turn the named encoding into UTF-8, and says whether r
+// is read as UTF-8 as it is (and so may hold invalid bytes).
+func decode(r io.Reader, encoding string) (io.Reader, bool, error) {
+	switch strings.ToLower(encoding) {
+	case "", "utf-8":
+		return r, true, nil
+	case "windows-1252":
+		return charmap.Windows1252.NewDecoder().Reader(r), false, nil
+	case "latin-1":
+		return charmap.ISO8859_1.NewDecoder().Reader(r), false, nil
+	case "utf-16":
+		// The byte-order mark, when there is one, decides the byte order and
+		// is dropped; without one, little-endian is what Windows writes.
+		return textunicode.UTF16(textunicode.LittleEndian, textunicode.UseBOM).NewDecoder().Reader(r), false, nil
+	}
+	return nil, false, fmt.Errorf("%w: --encoding: unknown %q; allowed: utf-8, windows-1252, latin-1, utf-16", ErrUsage, encoding)
+}
+
+// checkMap checks that --map names only known fields and real column names.
+func checkMap(m map[string]string) error {
+	for _, field := range slices.Sorted(maps.Keys(m)) {
+		if !slices.Contains(sourceFields, field) {
+			return fmt.Errorf("%w: --map: unknown field %q; fields are %s", ErrUsage, field, strings.Join(sourceFields, ", "))
+		}
+		if strings.TrimSpace(m[field]) == "" {
+			return fmt.Errorf("%w: --map %s: empty column name", ErrUsage, field)
+		}
+	}
+	return nil
+}
+
+// headerLine returns the first non-blank line of head, up to a newline
+// outside quotes, after checking that it looks like the header of a text
+// CSV file. atEOF says head holds the whole input.
+func headerLine(head []byte, atEOF, isUTF8 bool) ([]byte, error) {
+	head = bytes.TrimLeft(head, "\r\n")
+	line, complete := head, atEOF
+	quoted := false
+scan:
+	for i, c := range head {
+		switch {
+		case c == '"':
+			quoted = !quoted
+		case quoted && (c == '\n' || c == '\r'):
+			// A quoted header cell may span lines.
+		case c == '\n':
+			line, complete = head[:i], true
+			break scan
+		case c == '\r':
+			if i+1 < len(head) && head[i+1] != '\n' {
+				return nil, fmt.Errorf("%w: input has bare carriage returns (line 1, byte %d), as old Mac CSV does; save it with LF or CRLF line ends", ErrUsage, i+1)
+			}
+		case c < ' ' && c != '\t':
+			return nil, fmt.Errorf("%w: input does not look like CSV: its first line holds binary bytes (a spreadsheet? export it as CSV; UTF-16 text? use --encoding utf-16)", ErrUsage)
+		}
+	}
+	if !complete {
+		return nil, fmt.Errorf("%w: input does not look like CSV: its first line is longer than %d KiB", ErrUsage, sniffSize>>10)
+	}
+	if isUTF8 && !utf8.Valid(line) {
+		return nil, fmt.Errorf("%w: the header is not valid UTF-8; if the file is not UTF-8, use --encoding windows-1252 or latin-1", ErrUsage)
+	}
+	return line, nil
+}
+
+// sniffDelimiter returns whichever of ',', ';' and tab occurs most often
+// outside quotes in the header line, preferring them in that order on a tie.
+func sniffDelimiter(line []byte) rune {
+	var commas, semicolons, tabs int
+	quoted := false
+	for _, c := range line {
+		switch {
+		case c == '"':
+			quoted = !quoted
+		case quoted:
+		case c == ',':
+			commas++
+		case c == ';':
+			semicolons++
+		case c == '\t':
+			tabs++
+		}
+	}
+	switch {
+	case semicolons > commas && semicolons >= tabs:
+		return ';'
+	case tabs > commas && tabs > semicolons:
+		return '\t'
+	}
+	return ','
+}
+
+// pickColumns chooses the preset and the column index of each field.
+//
+// With name "auto", each preset is tried: among those that find every
+// required field (a --map entry counts), the one that recognises most
+// columns by itself wins, and on a tie the first of generic, hubspot,
+// salesforce. --map entries override the preset field by field.
+func pickColumns(header []string, name string, overrides map[string]string) (string, map[string]int, error) {
+	mapped := make(map[string]int, len(overrides))
+	for _, field := range slices.Sorted(maps.Keys(overrides)) {
+		i := findColumn(header, overrides[field])
+		if i < 0 {
+			return "", nil, fmt.Errorf("%w: --map %s=%q: no such column; the header has %s", ErrUsage, field, overrides[field], quoteHeader(header))
+		}
+		mapped[field] = i
+	}
+
+	candidates := presets
+	if name != "auto" {
+		i := slices.IndexFunc(presets, func(p preset) bool { return p.name == name })
+		candidates = presets[i : i+1]
+	}
+	var (
+		best              preset
+		bestCols          map[string]int
+		bestMissing       []string
+		bestOwn, bestFits = -1, false
+	)
+	for _, p := range candidates {
+		cols := make(map[string]int, len(sourceFields))
+		for _, field := range sourceFields {
+			for _, h := range p.columns[field] {
+				if i := findColumn(header, h); i >= 0 {
+					cols[field] = i
+					break
+				}
+			}
+		}
+		own := len(cols)
+		for field, i := range mapped {
+			cols[field] = i
+		}
+		var missing []string
+		for _, field := range requiredFields {
+			if _, ok := cols[field]; !ok {
+				missing = append(missing, field)
+			}
+		}
+		fits := len(missing) == 0
+		if (fits && !bestFits) || (fits == bestFits && own > bestOwn) {
+			best, bestCols, bestMissing, bestOwn, bestFits = p, cols, missing, own, fits
+		}
+	}
+	if !bestFits {
+		return "", nil, missingColumns(header, best, name == "auto", bestMissing)
+	}
+
+	byColumn := make(map[int]string, len(bestCols))
+	for _, field := range sourceFields {
+		i, ok := bestCols[field]
+		if !ok {
+			continue
+		}
+		if other, taken := byColumn[i]; taken {
+			return "", nil, fmt.Errorf("%w: column %q would feed both %s and %s; use --map to give each its own column", ErrUsage, header[i], other, field)
+		}
+		byColumn[i] = field
+	}
+	return best.name, bestCols, nil
+}
+
+// missingColumns explains which required fields p found no column for.
+func missingColumns(header []string, p preset, auto bool, missing []string) error {
+	who := "the " + p.name + " preset"
+	if auto {
+		who = "no preset fits it; the closest, " + p.name + ","
+	}
+	if len(missing) == 1 {
+		field := missing[0]
+		return fmt.Errorf("%w: missing column for %s: the header has %s; %s expects %s (or use --map %s=COLUMN)",
+			ErrUsage, field, quoteHeader(header), who, quoteOr(p.columns[field]), field)
+	}
+	expects := make([]string, len(missing))
+	for i, field := range missing {
+		expects[i] = quoteOr(p.columns[field]) + " for " + field
+	}
+	return fmt.Errorf("%w: missing columns for %s: the header has %s; %s expects %s (or use --map FIELD=COLUMN)",
+		ErrUsage, strings.Join(missing, " and "), quoteHeader(header), who, strings.Join(expects, ", "))
+}
+
+// findColumn returns the index of the first header cell equal to name,
+// ignoring case and surrounding spaces, or -1.
+func findColumn(header []string, name string) int {
+	name = strings.TrimSpace(name)
+	return slices.IndexFunc(header, func(h string) bool { return strings.EqualFold(strings.TrimSpace(h), name) })
+}
+
+// quoteHeader lists header cells for a message, cut short on wide exports.
+func quoteHeader(header []string) string {
+	const most = 12
+	quoted := make([]string, 0, most+1)
+	for i, h := range header {
+		if i == most {
+			quoted = append(quoted, fmt.Sprintf("and %d more", len(header)-most))
+			break
+		}
+		quoted = append(quoted, strconv.Quote(h))
+	}
+	return strings.Join(quoted, ", ")
+}
+
+// quoteOr joins names as `"A" or "B"`.
+func quoteOr(names []string) string {
+	quoted := make([]string, len(names))
+	for i, n := range names {
+		quoted[i] = strconv.Quote(n)
+	}
+	return strings.Join(quoted, " or ")
+}

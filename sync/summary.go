@@ -1,0 +1,119 @@
+package sync
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	stdsync "sync"
+	"time"
+)
+
+// Summary counts what a run did. It is printed on stderr and written by
+// --summary-json.
+type Summary struct {
+	mu stdsync.Mutex
+
+	Command    string         `json:"command"`
+	Input      string         `json:"input"`
+	Report     string         `json:"report"`
+	Preset     string         `json:"preset"`
+	Records    int            `json:"records"`
+	Changes    int            `json:"changes"` // writes in the plan
+	Actions    map[Action]int `json:"actions"`
+	Results    map[Result]int `json:"results"`
+	ErrorCodes map[string]int `json:"error_codes"` // Linq code (or HTTP status when none) -> rows
+	Requests   int            `json:"requests"`    // HTTP attempts made by apply
+	Started    time.Time      `json:"started"`
+	Duration   float64        `json:"duration_seconds"`
+	ExitCode   int            `json:"exit_code"`
+	Error      string         `json:"error,omitempty"`
+}
+
+// NewSummary starts a summary for one command.
+func NewSummary(command string) *Summary {
+	return &Summary{
+		Command:    command,
+		Actions:    make(map[Action]int),
+		Results:    make(map[Result]int),
+		ErrorCodes: make(map[string]int),
+		Started:    time.Now(),
+	}
+}
+
+// Count adds one report row.
+func (s *Summary) Count(r ReportRow) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.Actions[r.Action]++
+	s.Results[r.Result]++
+	switch {
+	case r.ErrorCode != "":
+		s.ErrorCodes[r.ErrorCode]++
+	case r.Result == ResultFailed && r.HTTPStatus != "":
+		s.ErrorCodes["http_"+r.HTTPStatus]++
+	case r.Result == ResultFailed:
+		s.ErrorCodes["no_answer"]++
+	}
+	s.Requests += r.Attempts
+}
+
+// Synced reports whether every record ended ok or planned: exit code 0.
+func (s *Summary) Synced() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.Results[ResultFailed] == 0 && s.Results[ResultSkipped] == 0
+}
+
+// WriteText prints the human summary, one line per group.
+func (s *Summary) WriteText(w io.Writer) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fmt.Fprintf(w, "%s: %d records, %d changes planned, in %.1fs\n", s.Command, s.Records, s.Changes, s.Duration)
+	var parts []string
+	for _, a := range Actions {
+		if n := s.Actions[a]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", a, n))
+		}
+	}
+	fmt.Fprintf(w, "  actions: %s\n", orNone(parts))
+	parts = parts[:0]
+	for _, r := range []Result{ResultPlanned, ResultOK, ResultFailed, ResultSkipped} {
+		if n := s.Results[r]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", r, n))
+		}
+	}
+	fmt.Fprintf(w, "  results: %s\n", orNone(parts))
+	if len(s.ErrorCodes) > 0 {
+		parts = parts[:0]
+		for _, code := range slices.Sorted(maps.Keys(s.ErrorCodes)) {
+			parts = append(parts, code+" ×"+strconv.Itoa(s.ErrorCodes[code]))
+		}
+		fmt.Fprintf(w, "  errors:  %s\n", strings.Join(parts, ", "))
+	}
+	if s.Requests > 0 {
+		fmt.Fprintf(w, "  requests: %d\n", s.Requests)
+	}
+	if s.Report != "" {
+		fmt.Fprintf(w, "  report:  %s\n", s.Report)
+	}
+}
+
+func orNone(parts []string) string {
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// WriteJSON writes the summary as one JSON object.
+func (s *Summary) WriteJSON(w io.Writer) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(s)
+}
