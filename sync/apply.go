@@ -371,3 +371,19 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 		return nil
 	}
 }
+
+// withDefaults fills unset retry settings, for callers such as plan that
+// take no apply flags.
+func (o ApplyOptions) withDefaults() ApplyOptions {
+	d := DefaultApplyOptions
+	if o.MaxAttempts > 0 {
+		d.MaxAttempts = o.MaxAttempts
+	}
+	if o.BackoffBase > 0 {
+		d.BackoffBase = o.BackoffBase
+	}
+	if o.BackoffMax > 0 {
+		d.BackoffMax = o.BackoffMax
+	}
+	return d
+}

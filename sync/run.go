@@ -42,7 +42,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	cfg.Summary.Preset = src.Preset()
 
-	cards, err := FetchSnapshot(ctx, cfg.Client)
+	cards, err := FetchSnapshot(ctx, cfg.Client.ClientInterface, cfg.Apply.withDefaults())
 	if err != nil {
 		return err
 	}

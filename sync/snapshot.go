@@ -2,28 +2,72 @@ package sync
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"math/rand/v2"
+	"time"
 
 	"github.com/bulksync/bulksync/gen/linq"
 )
 
 // FetchSnapshot reads every live card in one GET /v3/contact_card and
-// returns them keyed by phone number. Without the snapshot no record can be
-// planned, so any failure aborts the run (ErrAborted).
-func FetchSnapshot(ctx context.Context, c *linq.ClientWithResponses) (map[string]Card, error) {
-	resp, err := c.ListContactCardsWithResponse(ctx, &linq.ListContactCardsParams{})
+// returns them keyed by phone number. Transient failures and 429s are
+// retried as apply retries them; without the snapshot no record can be
+// planned, so a failure that remains aborts the run (ErrAborted).
+func FetchSnapshot(ctx context.Context, c linq.ClientInterface, retry ApplyOptions) (map[string]Card, error) {
+	attempts := max(retry.MaxAttempts, 1)
+	var last error
+	for attempt := 1; ; attempt++ {
+		cards, wait, err := fetchOnce(ctx, c)
+		if err == nil {
+			return cards, nil
+		}
+		last = err
+		if wait < 0 || attempt >= attempts {
+			break
+		}
+		if wait == 0 {
+			ceiling := min(retry.BackoffBase<<min(attempt-1, 20), retry.BackoffMax)
+			wait = time.Duration(rand.Int64N(int64(ceiling) + 1))
+		}
+		if err := sleepCtx(ctx, wait); err != nil {
+			break
+		}
+	}
+	return nil, fmt.Errorf("%w: cannot read the live contact cards: %v", ErrAborted, last)
+}
+
+// fetchOnce makes one attempt. wait is -1 when retrying is pointless, and
+// otherwise the wait the server asked for (0: none).
+func fetchOnce(ctx context.Context, c linq.ClientInterface) (map[string]Card, time.Duration, error) {
+	resp, err := c.ListContactCards(ctx, &linq.ListContactCardsParams{})
 	if err != nil {
-		return nil, fmt.Errorf("%w: cannot read the live contact cards: %v", ErrAborted, err)
+		if ctx.Err() != nil {
+			return nil, -1, err
+		}
+		return nil, 0, err
 	}
-	if resp.StatusCode() != 200 || resp.JSON200 == nil {
-		apiErr := parseAPIError(resp.StatusCode(), resp.HTTPResponse.Header, resp.Body)
-		return nil, fmt.Errorf("%w: cannot read the live contact cards: %v", ErrAborted, apiErr)
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+		apiErr := parseAPIError(resp.StatusCode, resp.Header, body)
+		switch Classify(apiErr.Status, apiErr.Code, false) {
+		case ClassTransient, ClassThrottled:
+			return nil, apiErr.RetryAfter, apiErr
+		}
+		return nil, -1, apiErr
 	}
-	cards := make(map[string]Card, len(resp.JSON200.ContactCards))
-	for _, lc := range resp.JSON200.ContactCards {
+	// The list can be large: decode it as it streams in.
+	var list linq.ContactCardList
+	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
+		return nil, 0, fmt.Errorf("reading the card list: %v", err)
+	}
+	cards := make(map[string]Card, len(list.ContactCards))
+	for _, lc := range list.ContactCards {
 		cards[lc.PhoneNumber] = cardFromAPI(lc.PhoneNumber, lc.FirstName, lc.LastName, lc.ImageUrl, lc.IsActive)
 	}
-	return cards, nil
+	return cards, 0, nil
 }
 
 func cardFromAPI(phone, first string, last, image *string, active bool) Card {

@@ -142,7 +142,7 @@ func OpenSource(r io.Reader, opts SourceOptions) (*Source, error) {
 	// FieldsPerRecord stays 0, so the header sets the width: a row with
 	// another number of cells is an error to report, not a row to misread
 	// with its cells shifted into the wrong fields.
-	rows, err := gocsv.NewUnmarshaller(cr, sourceRow{})
+	rows, err := gocsv.NewUnmarshaller(cr, &sourceRow{})
 	if err == io.EOF {
 		return nil, fmt.Errorf("%w: input is empty: no header", ErrUsage)
 	}
@@ -207,7 +207,7 @@ func (s *Source) Next() (Record, error) {
 		return Record{}, fmt.Errorf("%w: reading the input: %v", ErrUsage, err)
 	}
 
-	row := v.(sourceRow)
+	row := v.(*sourceRow)
 	line, _ := s.csv.FieldPos(0)
 	rec := Record{Line: line, Phone: row.Phone, FirstName: row.FirstName, LastName: row.LastName, ImageURL: row.ImageURL}
 	if s.checkUTF8 {

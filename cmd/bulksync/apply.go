@@ -1,31 +1,20 @@
 package main
 
-import (
-	"context"
-
-	"github.com/bulksync/bulksync/sync"
-)
+import "context"
 
 func runApply(ctx context.Context, e *env, args []string) error {
 	var o syncOptions
-	a := sync.DefaultApplyOptions
 	fs := newFlagSet(e, "apply", "bulksync apply --input EXPORT.csv [--report REPORT.csv] [flags]",
 		"Plans as 'bulksync plan' does, then sends the changes: PATCH for updates (only the changed fields),\n"+
 			"POST for creates. Transient failures and 429s are retried; 401/403 stop the run.\n"+
 			"The first SIGINT/SIGTERM stops gracefully (requests in flight finish); a second cancels them.")
 	o.addFlags(fs)
+	a := &o.apply
 	fs.IntVar(&a.Concurrency, "concurrency", a.Concurrency, "requests in flight at once (1 to 1024)")
 	fs.Float64Var(&a.Rate, "rate", a.Rate, "requests per second over all workers; 0 = unlimited (the run still slows down on 429s)")
-	fs.IntVar(&a.MaxAttempts, "max-attempts", a.MaxAttempts, "attempts per record for transient failures and 429s")
 	fs.DurationVar(&a.RequestTimeout, "request-timeout", a.RequestTimeout, "time limit for one request")
-	fs.DurationVar(&a.BackoffBase, "backoff-base", a.BackoffBase, "first retry waits up to this long; doubles per attempt")
-	fs.DurationVar(&a.BackoffMax, "backoff-max", a.BackoffMax, "longest wait between attempts (Retry-After may ask for more)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if err := a.Check(); err != nil {
-		return err
-	}
-	o.apply = a
 	return runSync(ctx, e, &o, "apply")
 }

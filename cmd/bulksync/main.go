@@ -105,14 +105,14 @@ func signalContexts(stderr io.Writer) (first, second context.Context, release fu
 	go func() {
 		select {
 		case s := <-sigs:
-			cancelSoft(fmt.Errorf("interrupted by %v", s))
-			fmt.Fprintf(stderr, "bulksync: %v: stopping; requests in flight finish (interrupt again to cancel them)\n", s)
+			cancelSoft(fmt.Errorf("interrupted by %s", signalName(s)))
+			fmt.Fprintf(stderr, "bulksync: %s: stopping; requests in flight finish (interrupt again to cancel them)\n", signalName(s))
 		case <-done:
 			return
 		}
 		select {
 		case s := <-sigs:
-			cancelHard(fmt.Errorf("interrupted twice (%v)", s))
+			cancelHard(fmt.Errorf("interrupted twice (%s)", signalName(s)))
 		case <-done:
 		}
 	}()
@@ -122,6 +122,16 @@ func signalContexts(stderr io.Writer) (first, second context.Context, release fu
 		cancelSoft(nil)
 		cancelHard(nil)
 	}
+}
+
+func signalName(s os.Signal) string {
+	switch s {
+	case os.Interrupt:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	}
+	return s.String()
 }
 
 // errHelp is returned when -h was asked for: the help is already printed.

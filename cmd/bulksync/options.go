@@ -33,7 +33,7 @@ type syncOptions struct {
 	baseURL       string
 	apiKeyFile    string
 	timeout       time.Duration
-	apply         sync.ApplyOptions // apply only
+	apply         sync.ApplyOptions // retries for both; the rest for apply only
 }
 
 func (o *syncOptions) addFlags(fs *flag.FlagSet) {
@@ -52,6 +52,10 @@ func (o *syncOptions) addFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.baseURL, "base-url", "", "Linq API base URL (default $LINQ_API_V3_BASE_URL or "+sync.DefaultBaseURL+")")
 	fs.StringVar(&o.apiKeyFile, "api-key-file", "", "file holding the API key (default: $LINQ_API_V3_API_KEY)")
 	fs.DurationVar(&o.timeout, "snapshot-timeout", 2*time.Minute, "time limit for reading all live cards")
+	o.apply = sync.DefaultApplyOptions
+	fs.IntVar(&o.apply.MaxAttempts, "max-attempts", o.apply.MaxAttempts, "attempts per request for transient failures and 429s")
+	fs.DurationVar(&o.apply.BackoffBase, "backoff-base", o.apply.BackoffBase, "first retry waits up to this long; doubles per attempt")
+	fs.DurationVar(&o.apply.BackoffMax, "backoff-max", o.apply.BackoffMax, "longest wait between attempts (Retry-After may ask for more)")
 }
 
 // mapFlag collects --map field=Column.
@@ -180,6 +184,9 @@ func openInput(name string, stdin io.Reader) (*os.File, func(), error) {
 
 // runSync is the body of plan and apply.
 func runSync(ctx context.Context, e *env, o *syncOptions, command string) error {
+	if err := o.apply.Check(); err != nil {
+		return err
+	}
 	cfg, err := o.config(e, command == "plan")
 	if err != nil {
 		return err

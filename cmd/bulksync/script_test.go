@@ -46,6 +46,9 @@ func TestScripts(t *testing.T) {
 			"fakeput":   cmdFakePut,
 			"csvcheck":  cmdCSVCheck,
 			"exits":     cmdExits,
+			"fakereset": cmdFakeReset,
+			"waitreq":   cmdWaitReq,
+			"genexport": cmdGenExport,
 		},
 	})
 }
@@ -108,6 +111,50 @@ func cmdFakeLog(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		fmt.Fprintf(ts.Stdout(), "%s %s%s %d %d %s\n", r.Method, r.Path, q, r.Status, r.Code, strings.TrimSpace(string(r.Body)))
 	}
+}
+
+// fakereset: forget the requests logged so far.
+func cmdFakeReset(ts *testscript.TestScript, neg bool, args []string) {
+	fakeOf(ts).ResetLog()
+}
+
+// waitreq N: wait until the fake has received N requests (10 s at most).
+func cmdWaitReq(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: waitreq N")
+	}
+	n, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	deadline := time.Now().Add(10 * time.Second)
+	for len(fakeOf(ts).Requests()) < n {
+		if time.Now().After(deadline) {
+			ts.Fatalf("the fake received %d requests in 10s, want %d", len(fakeOf(ts).Requests()), n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// genexport FILE N FIRST: write a generic export of N numbers +1212555xxxx
+// whose first name is FIRST; with "seed" as FIRST, a seed file instead.
+func cmdGenExport(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 3 {
+		ts.Fatalf("usage: genexport FILE N FIRST")
+	}
+	n, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	var b strings.Builder
+	if args[2] == "seed" {
+		b.WriteString("phone_number,first_name,last_name,image_url,is_active\n")
+		for i := range n {
+			fmt.Fprintf(&b, "+1212555%04d,Old,Number%d,,true\n", i, i)
+		}
+	} else {
+		b.WriteString("phone_number,first_name,last_name\n")
+		for i := range n {
+			fmt.Fprintf(&b, "+1212555%04d,%s,Number%d\n", i, args[2], i)
+		}
+	}
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(b.String()), 0o644))
 }
 
 // fakecards: print the fake's cards, one per line:

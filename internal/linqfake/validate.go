@@ -43,7 +43,7 @@ var traceIDPattern = regexp.MustCompile(`^[0-9a-f]{32}$`)
 // up on) are not checked. ValidatingHandler panics if the embedded spec does
 // not load, which only broken generated code can cause.
 func ValidatingHandler(h http.Handler, onViolation func(error)) http.Handler {
-	doc, err := linq.GetSwagger()
+	doc, err := linq.GetSpec()
 	if err != nil {
 		panic("linqfake: loading the embedded spec: " + err.Error())
 	}
