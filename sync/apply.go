@@ -99,6 +99,7 @@ func (a *applier) attempts(ctx context.Context, c *Change) Outcome {
 	var o Outcome
 	var last answer
 	var note string
+	reread := false // after a 409/2014: the next attempt is a GET of the card
 	for {
 		if cause := a.stopped(); cause != nil {
 			return a.stoppedOutcome(o, last, cause)
@@ -107,15 +108,39 @@ func (a *applier) attempts(ctx context.Context, c *Change) Outcome {
 			return a.stoppedOutcome(o, last, a.stopped())
 		}
 		o.Attempts++
-		last = a.send(ctx, c.Phone, fields, create)
+		if reread {
+			last = a.get(ctx, c.Phone)
+		} else {
+			last = a.send(ctx, c.Phone, fields, create)
+		}
 		if last.err != "" && ctx.Err() != nil {
 			// The run was cancelled hard: this answer is lost, not failed.
 			return failedOutcome(o, last, "interrupted while the request was in flight; the card may or may not have changed")
 		}
-		class := Classify(last.status, last.code(), create)
+		class := Classify(last.status, last.code(), create && !reread)
 		var wait time.Duration
 		switch class {
 		case ClassOK:
+			if reread {
+				reread = false
+				live := last.card
+				switch {
+				case live == nil:
+					return failedOutcome(o, last, "409/2014 on create, but reading the card back finds none")
+				case !live.Active:
+					return failedOutcome(o, last, "409/2014 on create: the card exists but is inactive")
+				}
+				fields = diffFields(c.Desired, *live, a.empty)
+				if len(fields) == 0 {
+					o.Result, o.HTTPStatus, o.TraceID, o.Card = ResultOK, last.status, traceOf(last), live
+					o.Message = "card already existed (409/2014) and matches"
+					return o
+				}
+				create = false
+				c.Fields = fields
+				note = "card already existed (409/2014); patched " + strings.Join(fieldNames(fields), "|")
+				continue
+			}
 			if last.card == nil {
 				// A 2xx whose body is not a card: the write may have
 				// happened, but nothing confirms it.
@@ -134,28 +159,10 @@ func (a *applier) attempts(ctx context.Context, c *Change) Outcome {
 			return failedOutcome(o, last, "")
 		case ClassConflict:
 			// The card exists although the snapshot had none: most likely an
-			// earlier attempt was applied and its answer lost. Compare again
-			// and patch what still differs.
-			live, got := a.reread(ctx, c.Phone)
-			o.Attempts++
-			if got.status != 200 {
-				return failedOutcome(o, got, "409/2014 on create, then re-reading the card failed")
-			}
-			if live == nil {
-				return failedOutcome(o, last, "409/2014 on create, but the card cannot be read back")
-			}
-			if !live.Active {
-				return failedOutcome(o, last, "409/2014 on create: the card exists but is inactive")
-			}
-			fields = diffFields(c.Desired, *live, a.empty)
-			if len(fields) == 0 {
-				o.Result, o.HTTPStatus, o.TraceID = ResultOK, got.status, traceOf(got)
-				o.Message = "card already existed (409/2014) and matches"
-				return o
-			}
-			create = false
-			c.Fields = fields
-			note = "card already existed (409/2014); patched " + strings.Join(fieldNames(fields), "|")
+			// earlier attempt was applied and its answer lost. Read it back
+			// (retrying like any request), compare again, and patch what
+			// still differs.
+			reread = true
 			continue
 		case ClassThrottled:
 			a.limiter.Throttled()
@@ -281,16 +288,12 @@ func (a *applier) send(ctx context.Context, phone string, fields []fieldChange, 
 	return readAnswer(resp, err, ctx)
 }
 
-// reread fetches one card after a 409/2014.
-func (a *applier) reread(ctx context.Context, phone string) (*Card, answer) {
+// get reads one card, after a 409/2014.
+func (a *applier) get(ctx context.Context, phone string) answer {
 	ctx, cancel := context.WithTimeout(ctx, a.opts.RequestTimeout)
 	defer cancel()
 	resp, err := a.client.ListContactCards(ctx, &linq.ListContactCardsParams{PhoneNumber: &phone})
-	ans := readAnswer(resp, err, ctx)
-	if ans.status != 200 {
-		return nil, ans
-	}
-	return ans.card, ans
+	return readAnswer(resp, err, ctx)
 }
 
 // maxBody caps what is read of an answer; a card is a few hundred bytes.

@@ -251,17 +251,17 @@ func TestApplyFaults(t *testing.T) {
 				}
 			})
 			checkAccounted(t, res.rows, n)
-			if res.err != nil {
-				t.Fatalf("Run: %v (results %v)", res.err, countBy(res.rows, "result"))
-			}
 			retried := 0
 			for _, r := range res.rows {
 				if r["result"] != "ok" {
-					t.Errorf("line %s: %s %s", r["line"], r["result"], r["error_message"])
+					t.Errorf("line %s: %s after %s attempts: %s", r["line"], r["result"], r["attempts"], r["error_message"])
 				}
 				if r["attempts"] != "1" {
 					retried++
 				}
+			}
+			if res.err != nil {
+				t.Fatalf("Run: %v (results %v)", res.err, countBy(res.rows, "result"))
 			}
 			if retried == 0 {
 				t.Errorf("no row needed a retry: the fault was not injected")
