@@ -58,7 +58,8 @@ func (o ApplyOptions) Check() error {
 type applier struct {
 	client  linq.ClientInterface
 	opts    ApplyOptions
-	empty   EmptyPolicy
+	plan    PlanOptions
+	state   *State // nil: no state to record into
 	limiter *limiter
 	// stop is cancelled, with the reason as its cause, when no new attempt
 	// may start: on a fatal answer or on the first interrupt. Requests
@@ -130,7 +131,7 @@ func (a *applier) attempts(ctx context.Context, c *Change) Outcome {
 				case !live.Active:
 					return failedOutcome(o, last, "409/2014 on create: the card exists but is inactive")
 				}
-				fields = diffFields(c.Desired, *live, a.empty)
+				fields = diffFields(c.Desired, *live, nil, a.plan.Empty, false).changes
 				if len(fields) == 0 {
 					o.Result, o.HTTPStatus, o.TraceID, o.Card = ResultOK, last.status, traceOf(last), live
 					o.Message = "card already existed (409/2014) and matches"

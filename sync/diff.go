@@ -1,6 +1,9 @@
 package sync
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // EmptyPolicy says what a blank source cell means for the card.
 type EmptyPolicy string
@@ -26,26 +29,91 @@ type fieldChange struct {
 	new  string
 }
 
-// diffFields compares the desired record with the live card, field by field,
-// and returns the fields to send. A blank desired value is a change only
-// under EmptyClear, and only when the card has a value to clear.
+// diff is the comparison of one record with its live card.
+type diff struct {
+	changes []fieldChange
+	drift   []string // fields edited in Linq since bulksync last set them, described
+}
+
+// diffFields compares the desired record with the live card, field by field.
 //
-// image_url is compared with the live value for now. Linq rehosts images,
-// so the live value is a CDN URL and never equals the source URL: until the
-// state store remembers the source URL last applied, an image always differs.
-func diffFields(d Desired, live Card, empty EmptyPolicy) []fieldChange {
-	var changes []fieldChange
-	add := func(name, want, have string) {
-		if want == have {
-			return
-		}
+// known is what the state recorded when bulksync last wrote this card (nil
+// when it never did). It serves twice:
+//   - image_url: Linq rehosts images, so the live value is a CDN URL that
+//     never equals the source URL. The image is unchanged when the source
+//     URL is the one last applied and the CDN URL the one then answered.
+//   - drift: a live value that is not the one bulksync last saw was edited
+//     in Linq by hand. It is overwritten, unless respectEdits and the
+//     source still holds the value bulksync last applied (the CRM has no
+//     news for that field, so the hand edit stands).
+func diffFields(d Desired, live Card, known *Applied, empty EmptyPolicy, respectEdits bool) diff {
+	var out diff
+	field := func(name, want, have, lastSent, lastSeen string, rehosted bool) {
 		if want == "" && empty == EmptyKeep {
 			return
 		}
-		changes = append(changes, fieldChange{name: name, old: have, new: want})
+		drifted := known != nil && have != lastSeen
+		var differs bool
+		switch {
+		case want == "":
+			differs = have != ""
+		case rehosted && known != nil && want == lastSent && !drifted:
+			differs = false // applied before; the CDN URL is Linq's copy of it
+		default:
+			differs = want != have
+		}
+		if !differs {
+			return
+		}
+		if drifted {
+			what := fmt.Sprintf("%s changed in Linq since bulksync set it (%q, now %q)", name, lastSeen, have)
+			if respectEdits && want == lastSent {
+				out.drift = append(out.drift, what+"; left alone (--respect-manual-edits)")
+				return
+			}
+			out.drift = append(out.drift, what+"; overwritten")
+		}
+		out.changes = append(out.changes, fieldChange{name: name, old: have, new: want})
 	}
-	add(FieldFirstName, d.FirstName, live.FirstName)
-	add(FieldLastName, d.LastName, live.LastName)
-	add(FieldImageURL, d.ImageURL, live.ImageURL)
-	return changes
+	var k Applied
+	if known != nil {
+		k = *known
+	}
+	field(FieldFirstName, d.FirstName, live.FirstName, k.SrcFirst, k.LiveFirst, false)
+	field(FieldLastName, d.LastName, live.LastName, k.SrcLast, k.LiveLast, false)
+	field(FieldImageURL, d.ImageURL, live.ImageURL, k.SrcImage, k.LiveImage, true)
+	return out
+}
+
+// driftDetail joins the drift notes for the report.
+func (d diff) driftDetail() string {
+	if len(d.drift) == 0 {
+		return ""
+	}
+	return "drift: " + strings.Join(d.drift, "; ")
+}
+
+// appliedAfter is what the state should remember once the API confirmed a
+// write of c, answering card: the source values now applied and the live
+// values answered.
+func appliedAfter(c *Change, card Card, known *Applied) Applied {
+	var a Applied
+	if known != nil {
+		a = *known
+	} else {
+		// Names are not rehosted: what is live is what a source would send.
+		a.SrcFirst, a.SrcLast = card.FirstName, card.LastName
+	}
+	for _, f := range c.Fields {
+		switch f.name {
+		case FieldFirstName:
+			a.SrcFirst = f.new
+		case FieldLastName:
+			a.SrcLast = f.new
+		case FieldImageURL:
+			a.SrcImage = f.new
+		}
+	}
+	a.LiveFirst, a.LiveLast, a.LiveImage = card.FirstName, card.LastName, card.ImageURL
+	return a
 }

@@ -28,9 +28,10 @@ func ParseDuplicatePolicy(s string) (DuplicatePolicy, error) {
 
 // PlanOptions are the choices that turn a diff into an action.
 type PlanOptions struct {
-	Empty         EmptyPolicy
-	OnDuplicate   DuplicatePolicy
-	CreateMissing bool
+	Empty              EmptyPolicy
+	OnDuplicate        DuplicatePolicy
+	CreateMissing      bool
+	RespectManualEdits bool // leave fields edited in Linq alone (see diffFields)
 }
 
 // Change is the plan for one record: what it wants, what is live, and the
@@ -39,8 +40,10 @@ type Change struct {
 	Desired
 	Action Action
 	Live   *Card         // the live card; nil when the number has none
+	Known  *Applied      // what the state recorded of this card; nil when nothing
 	Fields []fieldChange // the fields to send, for create and update
-	Detail string        // why, for invalid, duplicate, missing and inactive
+	Detail string        // why, for invalid, duplicate, missing and inactive; drift notes
+	Drift  bool          // a field was edited in Linq since bulksync set it
 }
 
 // FieldNames returns the changed fields' names in a fixed order.
@@ -66,6 +69,7 @@ func (c *Change) IsWrite() bool {
 type Planner struct {
 	opts   PlanOptions
 	cards  map[string]Card
+	known  map[string]Applied // from the state; nil without one
 	phones map[uint64]*phoneSeen
 	dups   map[uint64][]int // lines of every phone number seen more than once
 	total  int              // records observed
@@ -79,11 +83,13 @@ type phoneSeen struct {
 	lastChanges  bool
 }
 
-// NewPlanner returns a planner over the live cards, keyed by E.164 number.
-func NewPlanner(cards map[string]Card, opts PlanOptions) *Planner {
+// NewPlanner returns a planner over the live cards and what the state knows
+// of them (nil without a state), both keyed by E.164 number.
+func NewPlanner(cards map[string]Card, known map[string]Applied, opts PlanOptions) *Planner {
 	return &Planner{
 		opts:   opts,
 		cards:  cards,
+		known:  known,
 		phones: make(map[uint64]*phoneSeen),
 		dups:   make(map[uint64][]int),
 	}
@@ -194,9 +200,12 @@ func (p *Planner) decideAlone(d Desired) Change {
 		if d.FirstName == "" {
 			return Change{Desired: d, Action: ActionInvalid, Detail: "first_name: empty; a new card needs a first name"}
 		}
-		return Change{Desired: d, Action: ActionCreate, Fields: diffFields(d, Card{}, EmptyKeep)}
+		return Change{Desired: d, Action: ActionCreate, Fields: diffFields(d, Card{}, nil, EmptyKeep, false).changes}
 	}
 	c := Change{Desired: d, Live: &live}
+	if k, ok := p.known[d.Phone]; ok {
+		c.Known = &k
+	}
 	if !live.Active {
 		c.Action, c.Detail = ActionInactive, "the card exists but is inactive (is_active=false); Linq only updates active cards"
 		return c
@@ -205,7 +214,8 @@ func (p *Planner) decideAlone(d Desired) Change {
 		c.Action, c.Detail = ActionInvalid, "first_name: empty; --empty clear cannot remove a card's first name"
 		return c
 	}
-	c.Fields = diffFields(d, live, p.opts.Empty)
+	df := diffFields(d, live, c.Known, p.opts.Empty, p.opts.RespectManualEdits)
+	c.Fields, c.Detail, c.Drift = df.changes, df.driftDetail(), len(df.drift) > 0
 	if len(c.Fields) == 0 {
 		c.Action = ActionNoop
 	} else {

@@ -53,10 +53,11 @@ const (
 	ActionDuplicate Action = "duplicate" // phone number on more than one record
 	ActionMissing   Action = "missing"   // no card and creating is not allowed
 	ActionInactive  Action = "inactive"  // card exists with is_active=false
+	ActionStale     Action = "stale"     // saved plan: the live card changed since the plan
 )
 
 // Actions lists every action in report order, for summaries.
-var Actions = []Action{ActionCreate, ActionUpdate, ActionNoop, ActionInvalid, ActionDuplicate, ActionMissing, ActionInactive}
+var Actions = []Action{ActionCreate, ActionUpdate, ActionNoop, ActionInvalid, ActionDuplicate, ActionMissing, ActionInactive, ActionStale}
 
 // Result is how a record ended.
 type Result string

@@ -2,6 +2,8 @@ package sync
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -27,6 +29,12 @@ type Config struct {
 	Client  *linq.ClientWithResponses
 	Report  *ReportWriter
 	Summary *Summary
+	// State, when set, supplies what bulksync applied before (image URLs,
+	// drift) and records what this run applies. The caller opens it, calls
+	// BeginRun before Run and EndRun after.
+	State *State
+	// PlanOut, in a dry run, receives every change: plan --out.
+	PlanOut *PlanWriter
 }
 
 // Run plans every record of the input against the live cards and, unless
@@ -54,8 +62,23 @@ func Run(ctx context.Context, cfg Config) error {
 	// First pass: duplicates and the number of changes. An interrupt here
 	// does not lose the report: the second pass still lists every record,
 	// as not attempted.
-	planner := NewPlanner(cards, cfg.Plan)
+	var known map[string]Applied
+	if cfg.State != nil {
+		if known, err = cfg.State.Load(ctx); err != nil {
+			return err
+		}
+	}
+	planner := NewPlanner(cards, known, cfg.Plan)
 	var abort, interrupted error
+	// The first pass reads the whole input, so it also fingerprints it for
+	// the run history.
+	hash := sha256.New()
+	if _, err := cfg.Input.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("%w: rewinding the input: %v", ErrUsage, err)
+	}
+	if src, err = OpenSource(io.TeeReader(cfg.Input, hash), cfg.Source); err != nil {
+		return err
+	}
 	if err := eachRecord(src, cfg.Normalize, func(d Desired) error {
 		planner.Observe(d)
 		if stop.Err() != nil {
@@ -68,6 +91,12 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	cfg.Summary.Records, cfg.Summary.Changes = planner.Records(), planner.Changes()
+	if interrupted == nil {
+		cfg.Summary.InputSHA256 = hex.EncodeToString(hash.Sum(nil))
+		if cfg.PlanOut != nil {
+			cfg.PlanOut.header.InputSHA256 = cfg.Summary.InputSHA256
+		}
+	}
 	abort = interrupted
 	if abort == nil {
 		abort = cfg.MaxChanges.Check(planner.Changes(), planner.Records())
@@ -84,6 +113,11 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.DryRun || abort != nil {
 		err := eachRecord(src, cfg.Normalize, func(d Desired) error {
 			c := planner.Decide(d)
+			if cfg.PlanOut != nil {
+				if err := cfg.PlanOut.Write(&c); err != nil {
+					return err
+				}
+			}
 			// A dry run over --max-changes still shows the plan; only an
 			// interrupt leaves its rows unplanned.
 			if cfg.DryRun {
@@ -96,7 +130,9 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 		return cfg.finish(abort)
 	}
-	return cfg.apply(ctx, src, planner)
+	return cfg.apply(ctx, func(each func(Change) error) error {
+		return eachRecord(src, cfg.Normalize, func(d Desired) error { return each(planner.Decide(d)) })
+	})
 }
 
 // apply is the second pass of a real run: each change that needs a write
@@ -104,7 +140,7 @@ func Run(ctx context.Context, cfg Config) error {
 // group's limit gives backpressure, so memory stays flat however long the
 // input. A failed row is a report row, not a group error: only a failure to
 // write the report stops the group.
-func (cfg *Config) apply(ctx context.Context, src *Source, planner *Planner) error {
+func (cfg *Config) apply(ctx context.Context, changes func(each func(Change) error) error) error {
 	stopParent := cfg.Stop
 	if stopParent == nil {
 		stopParent = ctx
@@ -114,7 +150,8 @@ func (cfg *Config) apply(ctx context.Context, src *Source, planner *Planner) err
 	a := &applier{
 		client:   cfg.Client.ClientInterface,
 		opts:     cfg.Apply,
-		empty:    cfg.Plan.Empty,
+		plan:     cfg.Plan,
+		state:    cfg.State,
 		limiter:  newLimiter(cfg.Apply.Rate, time.Now),
 		stop:     stop,
 		stopWith: stopWith,
@@ -122,8 +159,7 @@ func (cfg *Config) apply(ctx context.Context, src *Source, planner *Planner) err
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(cfg.Apply.Concurrency)
-	err := eachRecord(src, cfg.Normalize, func(d Desired) error {
-		c := planner.Decide(d)
+	err := changes(func(c Change) error {
 		switch {
 		case !c.IsWrite():
 			return cfg.write(&c, unsent(&c))
@@ -131,7 +167,11 @@ func (cfg *Config) apply(ctx context.Context, src *Source, planner *Planner) err
 			return cfg.write(&c, a.stoppedOutcome(Outcome{}, answer{}, a.why(gctx)))
 		}
 		g.Go(func() error {
-			return cfg.write(&c, a.apply(ctx, &c))
+			o := a.apply(ctx, &c)
+			if o.Result == ResultOK && o.Card != nil && cfg.State != nil {
+				cfg.State.Record(c.Phone, appliedAfter(&c, *o.Card, c.Known))
+			}
+			return cfg.write(&c, o)
 		})
 		return nil
 	})
@@ -189,7 +229,7 @@ func planned(c *Change, abort error, dryRun bool) Outcome {
 // write reports one change.
 func (cfg *Config) write(c *Change, o Outcome) error {
 	row := NewReportRow(c, o)
-	cfg.Summary.Count(row)
+	cfg.Summary.Count(row, c.Drift)
 	if err := cfg.Report.Write(row); err != nil {
 		return fmt.Errorf("%w: writing the report: %v", ErrAborted, err)
 	}

@@ -17,20 +17,22 @@ import (
 type Summary struct {
 	mu stdsync.Mutex
 
-	Command    string         `json:"command"`
-	Input      string         `json:"input"`
-	Report     string         `json:"report"`
-	Preset     string         `json:"preset"`
-	Records    int            `json:"records"`
-	Changes    int            `json:"changes"` // writes in the plan
-	Actions    map[Action]int `json:"actions"`
-	Results    map[Result]int `json:"results"`
-	ErrorCodes map[string]int `json:"error_codes"` // Linq code (or HTTP status when none) -> rows
-	Requests   int            `json:"requests"`    // HTTP attempts made by apply
-	Started    time.Time      `json:"started"`
-	Duration   float64        `json:"duration_seconds"`
-	ExitCode   int            `json:"exit_code"`
-	Error      string         `json:"error,omitempty"`
+	Command     string         `json:"command"`
+	Input       string         `json:"input"`
+	Report      string         `json:"report"`
+	Preset      string         `json:"preset"`
+	Records     int            `json:"records"`
+	Changes     int            `json:"changes"` // writes in the plan
+	Actions     map[Action]int `json:"actions"`
+	Results     map[Result]int `json:"results"`
+	ErrorCodes  map[string]int `json:"error_codes"` // Linq code (or HTTP status when none) -> rows
+	Requests    int            `json:"requests"`    // HTTP attempts made by apply
+	Drift       int            `json:"drift"`       // records with a field edited in Linq since bulksync set it
+	InputSHA256 string         `json:"input_sha256"`
+	Started     time.Time      `json:"started"`
+	Duration    float64        `json:"duration_seconds"`
+	ExitCode    int            `json:"exit_code"`
+	Error       string         `json:"error,omitempty"`
 }
 
 // NewSummary starts a summary for one command.
@@ -44,10 +46,13 @@ func NewSummary(command string) *Summary {
 	}
 }
 
-// Count adds one report row.
-func (s *Summary) Count(r ReportRow) {
+// Count adds one report row; drift says whether its card drifted.
+func (s *Summary) Count(r ReportRow, drift bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if drift {
+		s.Drift++
+	}
 	s.Actions[r.Action]++
 	s.Results[r.Result]++
 	switch {
@@ -97,6 +102,9 @@ func (s *Summary) WriteText(w io.Writer) {
 	if s.Requests > 0 {
 		fmt.Fprintf(w, "  requests: %d\n", s.Requests)
 	}
+	if s.Drift > 0 {
+		fmt.Fprintf(w, "  drift:   %d cards edited in Linq since bulksync set them (see the report)\n", s.Drift)
+	}
 	if s.Report != "" {
 		fmt.Fprintf(w, "  report:  %s\n", s.Report)
 	}
@@ -116,4 +124,15 @@ func (s *Summary) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(s)
+}
+
+// countsJSON is the part of the summary kept in the run history.
+func (s *Summary) countsJSON() (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, err := json.Marshal(map[string]any{
+		"records": s.Records, "changes": s.Changes, "actions": s.Actions,
+		"results": s.Results, "error_codes": s.ErrorCodes, "requests": s.Requests, "drift": s.Drift,
+	})
+	return string(b), err
 }

@@ -9,6 +9,7 @@ func runApply(ctx context.Context, e *env, args []string) error {
 			"POST for creates. Transient failures and 429s are retried; 401/403 stop the run.\n"+
 			"The first SIGINT/SIGTERM stops gracefully (requests in flight finish); a second cancels them.")
 	o.addFlags(fs)
+	fs.StringVar(&o.planIn, "plan", "", "apply exactly this saved plan (from 'plan --out') instead of reading --input;\nrecords whose card changed since are reported stale and not sent")
 	a := &o.apply
 	fs.IntVar(&a.Concurrency, "concurrency", a.Concurrency, "requests in flight at once (1 to 1024)")
 	fs.Float64Var(&a.Rate, "rate", a.Rate, "requests per second over all workers; 0 = unlimited (the run still slows down on 429s)")

@@ -76,7 +76,7 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	steps := []struct{ title, command, report string }{
 		{"1. plan: what would change (nothing is written)", "plan", "report-1-plan.csv"},
 		{"2. apply: send the changes", "apply", "report-2-apply.csv"},
-		{"3. apply again: only real changes are sent, so little or nothing is left", "apply", "report-3-apply-again.csv"},
+		{"3. apply again: nothing changed in the export, so nothing is sent", "apply", "report-3-apply-again.csv"},
 	}
 	for _, step := range steps {
 		fmt.Fprintf(e.stdout, "== %s\n", step.title)
@@ -84,6 +84,7 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 			input: input, report: filepath.Join(*dir, step.report), preset: "auto", encoding: "utf-8",
 			region: "US", empty: "keep", onDuplicate: "error", createMissing: true,
 			baseURL: baseURL, timeout: 30 * time.Second, apply: sync.DefaultApplyOptions,
+			state: filepath.Join(*dir, "state.db"),
 		}
 		demoEnv.stderr = e.stdout
 		err := runSync(ctx, &demoEnv, &o, step.command)

@@ -39,6 +39,7 @@ func commands() []command {
 	return []command{
 		{"plan", "show, row by row, what apply would change; writes nothing remote", runPlan},
 		{"apply", "plan, then carry the plan out against the Linq API", runApply},
+		{"runs", "list past runs from the state database", runRuns},
 		{"demo", "run plan and apply against a built-in fake Linq API with sample data", runDemo},
 		{"fake-api", "run the fake Linq API (for tests, scripts and benchmarks)", runFakeAPI},
 	}
@@ -90,7 +91,7 @@ func run(args []string, e *env) int {
 		}
 		return code
 	}
-	fmt.Fprintf(e.stderr, "bulksync: unknown command %q; commands are plan, apply, demo, fake-api\n", args[0])
+	fmt.Fprintf(e.stderr, "bulksync: unknown command %q; commands are plan, apply, runs, demo, fake-api\n", args[0])
 	return 2
 }
 

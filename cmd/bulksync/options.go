@@ -33,6 +33,10 @@ type syncOptions struct {
 	baseURL       string
 	apiKeyFile    string
 	timeout       time.Duration
+	state         string
+	respectEdits  bool
+	planOut       string            // plan only
+	planIn        string            // apply only
 	apply         sync.ApplyOptions // retries for both; the rest for apply only
 }
 
@@ -51,6 +55,8 @@ func (o *syncOptions) addFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.maxChanges, "max-changes", "", "abort before any write when the plan has more changes than N or P% of the records")
 	fs.StringVar(&o.baseURL, "base-url", "", "Linq API base URL (default $LINQ_API_V3_BASE_URL or "+sync.DefaultBaseURL+")")
 	fs.StringVar(&o.apiKeyFile, "api-key-file", "", "file holding the API key (default: $LINQ_API_V3_API_KEY)")
+	fs.StringVar(&o.state, "state", "", "state database (default $XDG_STATE_HOME/bulksync/<account>.db)")
+	fs.BoolVar(&o.respectEdits, "respect-manual-edits", false, "leave fields edited in Linq since bulksync set them alone, unless the export changed them too")
 	fs.DurationVar(&o.timeout, "snapshot-timeout", 2*time.Minute, "time limit for reading all live cards")
 	o.apply = sync.DefaultApplyOptions
 	fs.IntVar(&o.apply.MaxAttempts, "max-attempts", o.apply.MaxAttempts, "attempts per request for transient failures and 429s")
@@ -76,48 +82,52 @@ func (m *mapFlag) Set(v string) error {
 }
 
 // config checks the flags and builds a run's configuration, less the input,
-// report and summary, which the caller opens.
-func (o *syncOptions) config(e *env, dryRun bool) (sync.Config, error) {
+// report, summary and state, which the caller opens. It also returns the
+// account fingerprint that keys the state.
+func (o *syncOptions) config(e *env, dryRun bool) (sync.Config, string, error) {
 	var cfg sync.Config
-	if o.input == "" {
-		return cfg, fmt.Errorf("%w: --input is required: the CSV or CRM export to read", sync.ErrUsage)
+	switch {
+	case o.input == "" && o.planIn == "":
+		return cfg, "", fmt.Errorf("%w: --input is required: the CSV or CRM export to read", sync.ErrUsage)
+	case o.input != "" && o.planIn != "":
+		return cfg, "", fmt.Errorf("%w: --input and --plan exclude each other: a saved plan already holds the records", sync.ErrUsage)
 	}
 	delim, err := parseDelimiter(o.delimiter)
 	if err != nil {
-		return cfg, err
+		return cfg, "", err
 	}
 	if err := sync.CheckRegion(o.region); err != nil {
-		return cfg, err
+		return cfg, "", err
 	}
 	empty, err := sync.ParseEmptyPolicy(o.empty)
 	if err != nil {
-		return cfg, err
+		return cfg, "", err
 	}
 	dup, err := sync.ParseDuplicatePolicy(o.onDuplicate)
 	if err != nil {
-		return cfg, err
+		return cfg, "", err
 	}
 	limit, err := sync.ParseChangeLimit(o.maxChanges)
 	if err != nil {
-		return cfg, err
+		return cfg, "", err
 	}
 	preset := o.preset
 	if preset == "auto" {
 		preset = ""
 	}
-	client, err := o.client(e)
+	client, account, err := clientFromEnv(e, o.baseURL, o.apiKeyFile, o.timeout)
 	if err != nil {
-		return cfg, err
+		return cfg, "", err
 	}
 	return sync.Config{
 		Source:     sync.SourceOptions{Preset: preset, Map: o.maps, Delimiter: delim, Encoding: o.encoding},
 		Normalize:  sync.NormalizeOptions{Region: o.region},
-		Plan:       sync.PlanOptions{Empty: empty, OnDuplicate: dup, CreateMissing: o.createMissing},
+		Plan:       sync.PlanOptions{Empty: empty, OnDuplicate: dup, CreateMissing: o.createMissing, RespectManualEdits: o.respectEdits},
 		MaxChanges: limit,
 		DryRun:     dryRun,
 		Apply:      o.apply,
 		Client:     client,
-	}, nil
+	}, account, nil
 }
 
 func parseDelimiter(s string) (rune, error) {
@@ -132,28 +142,50 @@ func parseDelimiter(s string) (rune, error) {
 	return 0, fmt.Errorf("%w: --delimiter: unknown %q; allowed: \",\", \";\", tab", sync.ErrUsage, s)
 }
 
-// client builds the API client from flags and the SDK's environment
-// variables. The key is read here and kept only inside the client.
-func (o *syncOptions) client(e *env) (*linq.ClientWithResponses, error) {
-	base := o.baseURL
+// credentials reads the base URL and API key from flags and the SDK's
+// environment variables.
+func credentials(e *env, baseURL, apiKeyFile string) (base, key string, err error) {
+	base = baseURL
 	if base == "" {
 		base = e.getenv("LINQ_API_V3_BASE_URL")
 	}
 	if base == "" {
 		base = sync.DefaultBaseURL
 	}
-	key := e.getenv("LINQ_API_V3_API_KEY")
-	if o.apiKeyFile != "" {
-		b, err := os.ReadFile(o.apiKeyFile)
+	key = e.getenv("LINQ_API_V3_API_KEY")
+	if apiKeyFile != "" {
+		b, err := os.ReadFile(apiKeyFile)
 		if err != nil {
-			return nil, fmt.Errorf("%w: --api-key-file: %v", sync.ErrUsage, err)
+			return "", "", fmt.Errorf("%w: --api-key-file: %v", sync.ErrUsage, err)
 		}
 		key = strings.TrimSpace(string(b))
 		if key == "" {
-			return nil, fmt.Errorf("%w: --api-key-file: %s is empty", sync.ErrUsage, o.apiKeyFile)
+			return "", "", fmt.Errorf("%w: --api-key-file: %s is empty", sync.ErrUsage, apiKeyFile)
 		}
 	}
-	return sync.NewClient(base, key, &http.Client{Timeout: o.timeout})
+	return base, key, nil
+}
+
+// clientFromEnv builds the API client and the account fingerprint. The key
+// is kept only inside the client.
+func clientFromEnv(e *env, baseURL, apiKeyFile string, timeout time.Duration) (*linq.ClientWithResponses, string, error) {
+	base, key, err := credentials(e, baseURL, apiKeyFile)
+	if err != nil {
+		return nil, "", err
+	}
+	client, err := sync.NewClient(base, key, &http.Client{Timeout: timeout})
+	if err != nil {
+		return nil, "", err
+	}
+	return client, sync.Account(base, key), nil
+}
+
+// statePath is --state, or the account's default.
+func statePath(e *env, flag, account string) (string, error) {
+	if flag != "" {
+		return flag, nil
+	}
+	return sync.DefaultStatePath(e.getenv, account)
 }
 
 // openInput opens the export. Standard input is spooled to a temporary file
@@ -187,16 +219,35 @@ func runSync(ctx context.Context, e *env, o *syncOptions, command string) error 
 	if err := o.apply.Check(); err != nil {
 		return err
 	}
-	cfg, err := o.config(e, command == "plan")
+	cfg, account, err := o.config(e, command == "plan")
 	if err != nil {
 		return err
 	}
-	in, closeIn, err := openInput(o.input, e.stdin)
+	var savedPlan *os.File
+	if o.planIn != "" {
+		if savedPlan, err = os.Open(o.planIn); err != nil {
+			return fmt.Errorf("%w: --plan: %v", sync.ErrUsage, err)
+		}
+		defer savedPlan.Close()
+	} else {
+		in, closeIn, err := openInput(o.input, e.stdin)
+		if err != nil {
+			return err
+		}
+		defer closeIn()
+		cfg.Input = in
+	}
+
+	path, err := statePath(e, o.state, account)
 	if err != nil {
 		return err
 	}
-	defer closeIn()
-	cfg.Input = in
+	state, err := sync.OpenState(path, account, command)
+	if err != nil {
+		return err
+	}
+	defer state.Close()
+	cfg.State = state
 
 	reportPath := o.report
 	if reportPath == "" {
@@ -217,11 +268,38 @@ func runSync(ctx context.Context, e *env, o *syncOptions, command string) error 
 	if abs, err := filepath.Abs(reportPath); err == nil {
 		cfg.Summary.Report = abs
 	}
+	input := o.input
+	if o.planIn != "" {
+		input = "plan:" + o.planIn
+		cfg.Summary.Input = input
+	}
+	if err := state.BeginRun(ctx, sync.RunInfo{Command: command, Input: input, Report: cfg.Summary.Report}); err != nil {
+		rf.Close()
+		os.Remove(reportPath)
+		return err
+	}
+	var planFile *os.File
+	if o.planOut != "" {
+		if planFile, err = os.Create(o.planOut); err != nil {
+			rf.Close()
+			os.Remove(reportPath)
+			return fmt.Errorf("%w: --out: %v", sync.ErrUsage, err)
+		}
+		cfg.PlanOut = sync.NewPlanWriter(planFile, account, o.input)
+	}
 
 	// ctx ends on the first interrupt: the run stops gracefully. e.hard ends
 	// on the second and cuts requests in flight.
 	cfg.Stop = ctx
-	runErr := sync.Run(e.hard, cfg)
+	var runErr error
+	if savedPlan != nil {
+		runErr = sync.RunSaved(e.hard, cfg, savedPlan, account)
+	} else {
+		runErr = sync.Run(e.hard, cfg)
+	}
+	if planFile != nil {
+		runErr = closePlan(planFile, cfg.PlanOut, runErr)
+	}
 	if err := report.Flush(); err != nil && runErr == nil {
 		runErr = fmt.Errorf("%w: --report: %v", sync.ErrAborted, err)
 	}
@@ -232,9 +310,33 @@ func runSync(ctx context.Context, e *env, o *syncOptions, command string) error 
 		// Nothing was planned: leave no empty report behind to be mistaken
 		// for a run's result.
 		os.Remove(reportPath)
-		return runErr
+		cfg.Summary.Report = ""
 	}
-	return finishSummary(e, cfg.Summary, o.summaryJSON, runErr)
+	runErr = finishSummary(e, cfg.Summary, o.summaryJSON, runErr)
+	if err := state.EndRun(cfg.Summary); err != nil {
+		// The run itself is done and reported; only its history entry is
+		// incomplete. Say so, but keep the run's own exit code.
+		fmt.Fprintf(e.stderr, "bulksync: %v\n", err)
+	}
+	return runErr
+}
+
+// closePlan completes the --out file, or removes it when the plan is not
+// whole (an abort or interrupt): a partial plan must never be applied.
+func closePlan(f *os.File, pw *sync.PlanWriter, runErr error) error {
+	if runErr == nil || errors.Is(runErr, sync.ErrIncomplete) {
+		err := pw.Close()
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			return runErr
+		}
+		runErr = fmt.Errorf("%w: --out: %v", sync.ErrAborted, err)
+	}
+	f.Close()
+	os.Remove(f.Name())
+	return runErr
 }
 
 // finishSummary prints the summary on stderr and writes --summary-json.
@@ -243,6 +345,10 @@ func finishSummary(e *env, s *sync.Summary, jsonPath string, runErr error) error
 	s.ExitCode = exitCode(runErr)
 	if runErr != nil && !errors.Is(runErr, sync.ErrIncomplete) {
 		s.Error = runErr.Error()
+	}
+	if errors.Is(runErr, sync.ErrUsage) && s.Records == 0 {
+		// A usage error before any record: the message says it all.
+		return runErr
 	}
 	s.WriteText(e.stderr)
 	if jsonPath != "" {

@@ -13,6 +13,7 @@ func runPlan(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "plan", "bulksync plan --input EXPORT.csv [--report REPORT.csv] [flags]",
 		"Reads the export, compares it with the live cards and writes, row by row, what apply would do.\nNothing is written to Linq.")
 	o.addFlags(fs)
+	fs.StringVar(&o.planOut, "out", "", "also save the plan to this file, for 'apply --plan' after review")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

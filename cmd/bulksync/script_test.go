@@ -1,6 +1,7 @@
 package main
 
 import (
+	"database/sql"
 	"encoding/csv"
 	"errors"
 	"flag"
@@ -17,6 +18,7 @@ import (
 	"github.com/bulksync/bulksync/gen/linq"
 	"github.com/bulksync/bulksync/internal/linqfake"
 	"github.com/rogpeppe/go-internal/testscript"
+	_ "modernc.org/sqlite"
 )
 
 func TestMain(m *testing.M) {
@@ -37,18 +39,21 @@ func TestScripts(t *testing.T) {
 			// Never let a developer's real key or endpoint leak into a test.
 			e.Setenv("LINQ_API_V3_API_KEY", "")
 			e.Setenv("LINQ_API_V3_BASE_URL", "")
+			e.Setenv("XDG_STATE_HOME", e.WorkDir+"/.state")
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"fake":      cmdFake,
-			"fakelog":   cmdFakeLog,
-			"fakecards": cmdFakeCards,
-			"fakeput":   cmdFakePut,
-			"csvcheck":  cmdCSVCheck,
-			"exits":     cmdExits,
-			"fakereset": cmdFakeReset,
-			"waitreq":   cmdWaitReq,
-			"genexport": cmdGenExport,
+			"fake":       cmdFake,
+			"fakelog":    cmdFakeLog,
+			"fakecards":  cmdFakeCards,
+			"fakeput":    cmdFakePut,
+			"csvcheck":   cmdCSVCheck,
+			"exits":      cmdExits,
+			"fakereset":  cmdFakeReset,
+			"waitreq":    cmdWaitReq,
+			"genexport":  cmdGenExport,
+			"sqlexec":    cmdSQLExec,
+			"statecheck": cmdStateCheck,
 		},
 	})
 }
@@ -155,6 +160,62 @@ func cmdGenExport(ts *testscript.TestScript, neg bool, args []string) {
 		}
 	}
 	ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(b.String()), 0o644))
+}
+
+// sqlexec FILE SQL: run SQL on an SQLite file (to make foreign or newer
+// state databases) and print any rows, one per line, cells joined by |.
+func cmdSQLExec(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: sqlexec FILE SQL")
+	}
+	db, err := sql.Open("sqlite", ts.MkAbs(args[0]))
+	ts.Check(err)
+	defer db.Close()
+	rows, err := db.Query(args[1])
+	ts.Check(err)
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		ts.Check(rows.Scan(ptrs...))
+		cells := make([]string, len(vals))
+		for i, v := range vals {
+			cells[i] = fmt.Sprint(v)
+		}
+		fmt.Fprintln(ts.Stdout(), strings.Join(cells, "|"))
+	}
+	ts.Check(rows.Err())
+}
+
+// statecheck FILE: every card the state database records as applied holds,
+// on the fake, the live values the state says the server answered: the
+// state never claims a change the server did not confirm.
+func cmdStateCheck(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: statecheck FILE")
+	}
+	db, err := sql.Open("sqlite", ts.MkAbs(args[0]))
+	ts.Check(err)
+	defer db.Close()
+	rows, err := db.Query(`SELECT phone, live_first, live_last, live_image FROM cards`)
+	ts.Check(err)
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var phone, first, last, image string
+		ts.Check(rows.Scan(&phone, &first, &last, &image))
+		c, ok := fakeOf(ts).Card(phone)
+		if !ok || c.FirstName != first || deref(c.LastName) != last || deref(c.ImageUrl) != image {
+			ts.Fatalf("state records %s as %q %q %q, the server has %+v", phone, first, last, image, c)
+		}
+		n++
+	}
+	ts.Check(rows.Err())
+	fmt.Fprintf(ts.Stdout(), "%d cards in the state match the server\n", n)
 }
 
 // fakecards: print the fake's cards, one per line:
