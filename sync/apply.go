@@ -56,6 +56,7 @@ func (o ApplyOptions) Check() error {
 // applier sends the changes of one run. Its goroutines are the errgroup
 // workers started by Run; they share the limiter and the stop signal.
 type applier struct {
+	events  Events
 	client  linq.ClientInterface
 	opts    ApplyOptions
 	plan    PlanOptions
@@ -76,6 +77,13 @@ type answer struct {
 	card    *Card  // the card the API returned, on 2xx
 	traceID string // X-Trace-ID of a 2xx
 	err     string // no answer: transport error or timeout
+}
+
+func (a answer) message() string {
+	if a.apiErr != nil {
+		return a.apiErr.Message
+	}
+	return a.err
 }
 
 func (a answer) code() int {
@@ -109,17 +117,32 @@ func (a *applier) attempts(ctx context.Context, c *Change) Outcome {
 			return a.stoppedOutcome(o, last, a.stopped())
 		}
 		o.Attempts++
-		if reread {
+		method, sent := http.MethodPatch, time.Now()
+		switch {
+		case reread:
+			method = http.MethodGet
 			last = a.get(ctx, c.Phone)
-		} else {
+		case create:
+			method = http.MethodPost
+			last = a.send(ctx, c.Phone, fields, create)
+		default:
 			last = a.send(ctx, c.Phone, fields, create)
 		}
+		ev := AttemptEvent{Line: c.Line, Phone: c.Phone, Method: method, Attempt: o.Attempts, Status: last.status,
+			Code: last.code(), Err: last.message(), Took: time.Since(sent)}
 		if last.err != "" && ctx.Err() != nil {
 			// The run was cancelled hard: this answer is lost, not failed.
 			return failedOutcome(o, last, "interrupted while the request was in flight; the card may or may not have changed")
 		}
 		class := Classify(last.status, last.code(), create && !reread)
+		ev.Class = class
 		var wait time.Duration
+		// Every path below reports the attempt once, with the wait that
+		// follows it when there is one.
+		report := func() { ev.Rate = a.limiter.Rate(); a.events.Attempted(ev) }
+		if class != ClassThrottled && class != ClassTransient {
+			report()
+		}
 		switch class {
 		case ClassOK:
 			if reread {
@@ -178,8 +201,11 @@ func (a *applier) attempts(ctx context.Context, c *Change) Outcome {
 			}
 		}
 		if o.Attempts >= a.opts.MaxAttempts {
+			report()
 			return failedOutcome(o, last, fmt.Sprintf("gave up after %d attempts", o.Attempts))
 		}
+		ev.Wait = wait
+		report()
 		if err := a.sleep(a.stop, wait); err != nil {
 			return failedOutcome(o, last, fmt.Sprintf("stopped before retrying (%v)", a.stopped()))
 		}

@@ -35,6 +35,11 @@ type Config struct {
 	State *State
 	// PlanOut, in a dry run, receives every change: plan --out.
 	PlanOut *PlanWriter
+	// Shard limits the run to one shard of the records (--shard i/n).
+	Shard Shard
+	// Events, when set, is told what happens, for progress, logs and
+	// metrics.
+	Events Events
 }
 
 // Run plans every record of the input against the live cards and, unless
@@ -42,6 +47,9 @@ type Config struct {
 // when the run aborts. The error wraps ErrUsage, ErrAborted or
 // ErrIncomplete, which decide the exit code.
 func Run(ctx context.Context, cfg Config) error {
+	if cfg.Events == nil {
+		cfg.Events = noEvents{}
+	}
 	// Read the header before anything touches the network, so a wrong file
 	// or mapping fails fast with exit 2.
 	src, err := OpenSource(cfg.Input, cfg.Source)
@@ -79,7 +87,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if src, err = OpenSource(io.TeeReader(cfg.Input, hash), cfg.Source); err != nil {
 		return err
 	}
-	if err := eachRecord(src, cfg.Normalize, func(d Desired) error {
+	if err := cfg.eachRecord(src, func(d Desired) error {
 		planner.Observe(d)
 		if stop.Err() != nil {
 			return errInterrupted
@@ -91,6 +99,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	cfg.Summary.Records, cfg.Summary.Changes = planner.Records(), planner.Changes()
+	cfg.Events.Planned(planner.Records(), planner.Changes())
 	if interrupted == nil {
 		cfg.Summary.InputSHA256 = hex.EncodeToString(hash.Sum(nil))
 		if cfg.PlanOut != nil {
@@ -111,7 +120,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 
 	if cfg.DryRun || abort != nil {
-		err := eachRecord(src, cfg.Normalize, func(d Desired) error {
+		err := cfg.eachRecord(src, func(d Desired) error {
 			c := planner.Decide(d)
 			if cfg.PlanOut != nil {
 				if err := cfg.PlanOut.Write(&c); err != nil {
@@ -131,7 +140,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return cfg.finish(abort)
 	}
 	return cfg.apply(ctx, func(each func(Change) error) error {
-		return eachRecord(src, cfg.Normalize, func(d Desired) error { return each(planner.Decide(d)) })
+		return cfg.eachRecord(src, func(d Desired) error { return each(planner.Decide(d)) })
 	})
 }
 
@@ -148,6 +157,7 @@ func (cfg *Config) apply(ctx context.Context, changes func(each func(Change) err
 	stop, stopWith := context.WithCancelCause(stopParent)
 	defer stopWith(nil)
 	a := &applier{
+		events:   cfg.Events,
 		client:   cfg.Client.ClientInterface,
 		opts:     cfg.Apply,
 		plan:     cfg.Plan,
@@ -230,6 +240,7 @@ func planned(c *Change, abort error, dryRun bool) Outcome {
 func (cfg *Config) write(c *Change, o Outcome) error {
 	row := NewReportRow(c, o)
 	cfg.Summary.Count(row, c.Drift)
+	cfg.Events.Reported(row)
 	if err := cfg.Report.Write(row); err != nil {
 		return fmt.Errorf("%w: writing the report: %v", ErrAborted, err)
 	}
@@ -250,8 +261,9 @@ func (cfg *Config) finish(runErr error) error {
 	return nil
 }
 
-// eachRecord reads, normalises and hands on every record of the source.
-func eachRecord(src *Source, opts NormalizeOptions, fn func(Desired) error) error {
+// eachRecord reads, normalises and hands on every record of the source
+// that belongs to the shard.
+func (cfg *Config) eachRecord(src *Source, fn func(Desired) error) error {
 	for {
 		rec, err := src.Next()
 		if err == io.EOF {
@@ -260,7 +272,11 @@ func eachRecord(src *Source, opts NormalizeOptions, fn func(Desired) error) erro
 		if err != nil {
 			return err
 		}
-		if err := fn(Normalize(rec, opts)); err != nil {
+		d := Normalize(rec, cfg.Normalize)
+		if !cfg.Shard.Has(d) {
+			continue
+		}
+		if err := fn(d); err != nil {
 			return err
 		}
 	}

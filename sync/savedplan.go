@@ -262,6 +262,9 @@ func changeFromSaved(sc savedChange, cards map[string]Card, known map[string]App
 // first pass checks it whole (checksum, account) and counts its changes for
 // --max-changes before anything is sent.
 func RunSaved(ctx context.Context, cfg Config, plan io.ReadSeeker, account string) error {
+	if cfg.Events == nil {
+		cfg.Events = noEvents{}
+	}
 	records, changes := 0, 0
 	hdr, err := readPlan(plan, account, func(sc savedChange) error {
 		records++
@@ -274,6 +277,7 @@ func RunSaved(ctx context.Context, cfg Config, plan io.ReadSeeker, account strin
 		return err
 	}
 	cfg.Summary.Records, cfg.Summary.Changes, cfg.Summary.InputSHA256 = records, changes, hdr.InputSHA256
+	cfg.Events.Planned(records, changes)
 	cards, err := FetchSnapshot(ctx, cfg.Client.ClientInterface, cfg.Apply.withDefaults())
 	if err != nil {
 		return err

@@ -35,6 +35,7 @@ type syncOptions struct {
 	timeout       time.Duration
 	state         string
 	respectEdits  bool
+	shard         string
 	planOut       string            // plan only
 	planIn        string            // apply only
 	apply         sync.ApplyOptions // retries for both; the rest for apply only
@@ -55,6 +56,7 @@ func (o *syncOptions) addFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.maxChanges, "max-changes", "", "abort before any write when the plan has more changes than N or P% of the records")
 	fs.StringVar(&o.baseURL, "base-url", "", "Linq API base URL (default $LINQ_API_V3_BASE_URL or "+sync.DefaultBaseURL+")")
 	fs.StringVar(&o.apiKeyFile, "api-key-file", "", "file holding the API key (default: $LINQ_API_V3_API_KEY)")
+	fs.StringVar(&o.shard, "shard", "", "i/n: only the records of shard i of n (0-based), by a stable hash of the phone number;\neach shard has its own report and state")
 	fs.StringVar(&o.state, "state", "", "state database (default $XDG_STATE_HOME/bulksync/<account>.db)")
 	fs.BoolVar(&o.respectEdits, "respect-manual-edits", false, "leave fields edited in Linq since bulksync set them alone, unless the export changed them too")
 	fs.DurationVar(&o.timeout, "snapshot-timeout", 2*time.Minute, "time limit for reading all live cards")
@@ -111,6 +113,13 @@ func (o *syncOptions) config(e *env, dryRun bool) (sync.Config, string, error) {
 	if err != nil {
 		return cfg, "", err
 	}
+	shard, err := sync.ParseShard(o.shard)
+	if err != nil {
+		return cfg, "", err
+	}
+	if shard.Count > 0 && o.planIn != "" {
+		return cfg, "", fmt.Errorf("%w: --shard goes with plan --out, not apply --plan: a saved plan already holds one shard's records", sync.ErrUsage)
+	}
 	preset := o.preset
 	if preset == "auto" {
 		preset = ""
@@ -124,6 +133,7 @@ func (o *syncOptions) config(e *env, dryRun bool) (sync.Config, string, error) {
 		Normalize:  sync.NormalizeOptions{Region: o.region},
 		Plan:       sync.PlanOptions{Empty: empty, OnDuplicate: dup, CreateMissing: o.createMissing, RespectManualEdits: o.respectEdits},
 		MaxChanges: limit,
+		Shard:      shard,
 		DryRun:     dryRun,
 		Apply:      o.apply,
 		Client:     client,
@@ -180,10 +190,14 @@ func clientFromEnv(e *env, baseURL, apiKeyFile string, timeout time.Duration) (*
 	return client, sync.Account(base, key), nil
 }
 
-// statePath is --state, or the account's default.
-func statePath(e *env, flag, account string) (string, error) {
+// statePath is --state, or the account's default; each shard has its own,
+// so the shards of one export can run at once.
+func statePath(e *env, flag, account string, shard sync.Shard) (string, error) {
 	if flag != "" {
 		return flag, nil
+	}
+	if shard.Count > 0 {
+		account = fmt.Sprintf("%s-shard-%d-of-%d", account, shard.Index, shard.Count)
 	}
 	return sync.DefaultStatePath(e.getenv, account)
 }
@@ -238,7 +252,7 @@ func runSync(ctx context.Context, e *env, o *syncOptions, command string) error 
 		cfg.Input = in
 	}
 
-	path, err := statePath(e, o.state, account)
+	path, err := statePath(e, o.state, account, cfg.Shard)
 	if err != nil {
 		return err
 	}
