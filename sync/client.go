@@ -115,6 +115,9 @@ func parseAPIError(status int, h http.Header, body []byte) *APIError {
 	} else {
 		e.Message = "unexpected response body: " + quoteBody(body)
 	}
+	if e.Message == "" {
+		e.Message = "no message (" + strings.ToLower(http.StatusText(status)) + ")"
+	}
 	if d, ok := retryAfterHeader(h, time.Now()); ok {
 		e.RetryAfter = d
 	}

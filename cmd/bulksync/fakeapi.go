@@ -56,6 +56,7 @@ func runFakeAPI(ctx context.Context, e *env, args []string) error {
 	fs.Float64Var(&opts.Faults.Drop, "drop", 0, "`probability` of closing the connection without an answer")
 	fs.Float64Var(&opts.Faults.Hang, "hang", 0, "`probability` of holding the request until the client gives up or --hang-for passes")
 	fs.Float64Var(&opts.Faults.LostResponse, "lost-response", 0, "`probability` of applying the request, then closing the connection without an answer")
+	fs.Float64Var(&opts.Faults.Throttle, "fail-429", 0, "`probability` of answering 429/1007 with Retry-After: 1 whatever the rate")
 	fs.DurationVar(&opts.HangFor, "hang-for", 0, "how long a hang lasts before the request is served; 0 is until the client gives up")
 	fs.Uint64Var(&opts.Seed, "random-seed", 0, "`seed` of the random source of faults and jitter")
 	if err := parseFlags(fs, args); err != nil {
@@ -160,7 +161,7 @@ func checkFakeAPIFlags(addr string, opts linqfake.Options) error {
 		value float64
 	}{
 		{"--fail-3006", f.Error3006}, {"--fail-4004", f.Error4004}, {"--fail-2022", f.Error2022},
-		{"--drop", f.Drop}, {"--hang", f.Hang}, {"--lost-response", f.LostResponse},
+		{"--drop", f.Drop}, {"--hang", f.Hang}, {"--lost-response", f.LostResponse}, {"--fail-429", f.Throttle},
 	} {
 		if !(p.value >= 0 && p.value <= 1) {
 			return fmt.Errorf("%s must be a probability from 0 to 1, got %v", p.flag, p.value)
@@ -168,7 +169,7 @@ func checkFakeAPIFlags(addr string, opts linqfake.Options) error {
 		sum += p.value
 	}
 	if sum > 1+1e-9 { // leeway for rounding: 0.1+0.2+0.7 is not exactly 1
-		return fmt.Errorf("the fault probabilities --fail-3006, --fail-4004, --fail-2022, --drop, --hang and --lost-response add up to %v; at most 1 is allowed", sum)
+		return fmt.Errorf("the fault probabilities --fail-3006, --fail-4004, --fail-2022, --drop, --hang, --lost-response and --fail-429 add up to %v; at most 1 is allowed", sum)
 	}
 	return nil
 }

@@ -16,6 +16,7 @@ const (
 	faultDrop
 	faultHang
 	faultLostResponse
+	faultThrottle
 )
 
 // drawFault picks the fault and the latency of one contact-card request.
@@ -39,6 +40,7 @@ func (s *Server) drawFault(method string) (fault, time.Duration) {
 		{f.Drop, faultDrop},
 		{f.Hang, faultHang},
 		{f.LostResponse, faultLostResponse},
+		{f.Throttle, faultThrottle},
 	} {
 		if u < c.p {
 			if c.f == fault2022 && method == http.MethodGet {
@@ -78,6 +80,9 @@ func (s *Server) injectFaults(next http.Handler) http.Handler {
 		case fault2022:
 			x.fault = "error"
 			writeError(w, r, errSetupFailed)
+		case faultThrottle:
+			x.fault = "error"
+			writeError(w, r, errRateLimited(1))
 		case faultDrop:
 			x.fault = "drop"
 			x.drop = true

@@ -30,6 +30,8 @@ func TestInjectedErrors(t *testing.T) {
 		{"2022 on create", linqfake.Faults{Error2022: 1}, "create", 500, 2022},
 		{"2022 on update", linqfake.Faults{Error2022: 1}, "update", 500, 2022},
 		{"no 2022 on list", linqfake.Faults{Error2022: 1}, "list", 200, 0},
+		{"429 on update", linqfake.Faults{Throttle: 1}, "update", 429, 1007},
+		{"429 on create", linqfake.Faults{Throttle: 1}, "create", 429, 1007},
 		{"none on phone numbers", linqfake.Faults{Error3006: 1}, "phone_numbers", 200, 0},
 	}
 	for _, tc := range tests {

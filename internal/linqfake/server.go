@@ -117,6 +117,9 @@ type Faults struct {
 	// LostResponse applies the operation, then closes the connection
 	// without the answer: a client's retry of a POST then meets 409/2014.
 	LostResponse float64
+	// Throttle answers 429/1007 with Retry-After: 1 regardless of the rate,
+	// as a shared upstream limit would.
+	Throttle float64
 }
 
 // Server is the fake Linq API. Create it with New and serve Handler.
