@@ -136,6 +136,9 @@ func (a *applier) attempts(ctx context.Context, c *Change) Outcome {
 		}
 		class := Classify(last.status, last.code(), create && !reread)
 		ev.Class = class
+		if class != ClassThrottled && last.status != 0 {
+			a.limiter.Accepted()
+		}
 		var wait time.Duration
 		// Every path below reports the attempt once, with the wait that
 		// follows it when there is one.

@@ -42,6 +42,17 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// NewHTTPClient returns the HTTP client for a run of conns concurrent
+// requests. net/http keeps only two idle connections per host by default:
+// with more workers than that, every request but two would open a new
+// connection (and, over TLS, a new handshake).
+func NewHTTPClient(conns int, timeout time.Duration) *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = max(conns, 2)
+	t.MaxIdleConns = max(conns, t.MaxIdleConns)
+	return &http.Client{Transport: t, Timeout: timeout}
+}
+
 // NewClient returns the generated Linq client, sending the API key as a
 // bearer token on every request. The key stays inside the request editor:
 // it is never put in an error, a log line or a report.

@@ -18,7 +18,7 @@ func TestLimiterThrottleAndRecover(t *testing.T) {
 	if l.Rate() != 0 {
 		t.Fatalf("unlimited limiter reports %v", l.Rate())
 	}
-	// 300 attempts in one second, then a 429: the rate drops under 300.
+	// 300 accepted answers in one second, then a 429: the rate drops under 300.
 	for range 300 {
 		l.meter(clock.t)
 		clock.advance(time.Second / 300)

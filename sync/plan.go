@@ -70,17 +70,38 @@ type Planner struct {
 	opts   PlanOptions
 	cards  map[string]Card
 	known  map[string]Applied // from the state; nil without one
-	phones map[uint64]*phoneSeen
-	dups   map[uint64][]int // lines of every phone number seen more than once
-	total  int              // records observed
+	phones map[uint64]seen    // phone key -> what the first pass saw
+	dups   map[uint64][]int   // lines of every phone number seen more than once
+	total  int                // records observed
 }
 
-// phoneSeen is what the first pass remembers of one phone number.
-type phoneSeen struct {
-	count        int
-	first, last  int // lines
-	firstChanges bool
-	lastChanges  bool
+// seen is what the first pass remembers of one phone number, packed in one
+// word so that a million numbers cost tens of megabytes, not hundreds:
+// bits 0-29 the first line, 30-59 the last line, 60 whether the first
+// record changes the card, 61 whether the last one does, 62 whether the
+// number was seen more than once. (An export past 2^30 lines, a billion,
+// would need a wider word.)
+type seen uint64
+
+const (
+	lineBits     = 30
+	lineMask     = 1<<lineBits - 1
+	firstChanges = 1 << 60
+	lastChanges  = 1 << 61
+	seenTwice    = 1 << 62
+)
+
+func (s seen) first() int         { return int(s & lineMask) }
+func (s seen) last() int          { return int(s >> lineBits & lineMask) }
+func (s seen) firstChanges() bool { return s&firstChanges != 0 }
+func (s seen) lastChanges() bool  { return s&lastChanges != 0 }
+func (s seen) twice() bool        { return s&seenTwice != 0 }
+func (s seen) withLast(line int, changes bool) seen {
+	s = s&^(lineMask<<lineBits|lastChanges) | seen(line&lineMask)<<lineBits | seenTwice
+	if changes {
+		s |= lastChanges
+	}
+	return s
 }
 
 // NewPlanner returns a planner over the live cards and what the state knows
@@ -90,7 +111,7 @@ func NewPlanner(cards map[string]Card, known map[string]Applied, opts PlanOption
 		opts:   opts,
 		cards:  cards,
 		known:  known,
-		phones: make(map[uint64]*phoneSeen),
+		phones: make(map[uint64]seen),
 		dups:   make(map[uint64][]int),
 	}
 }
@@ -104,17 +125,20 @@ func (p *Planner) Observe(d Desired) {
 	}
 	c := p.decideAlone(d)
 	changes := c.IsWrite()
-	seen := p.phones[key]
-	if seen == nil {
-		p.phones[key] = &phoneSeen{count: 1, first: d.Line, last: d.Line, firstChanges: changes, lastChanges: changes}
+	s, dup := p.phones[key]
+	if !dup {
+		s = seen(d.Line&lineMask) | seen(d.Line&lineMask)<<lineBits
+		if changes {
+			s |= firstChanges | lastChanges
+		}
+		p.phones[key] = s
 		return
 	}
-	if seen.count == 1 {
-		p.dups[key] = []int{seen.first}
+	if !s.twice() {
+		p.dups[key] = []int{s.first()}
 	}
 	p.dups[key] = append(p.dups[key], d.Line)
-	seen.count++
-	seen.last, seen.lastChanges = d.Line, changes
+	p.phones[key] = s.withLast(d.Line, changes)
 }
 
 // Records returns how many records the first pass saw.
@@ -124,18 +148,18 @@ func (p *Planner) Records() int { return p.total }
 // resolved: the figure --max-changes is checked against.
 func (p *Planner) Changes() int {
 	n := 0
-	for _, seen := range p.phones {
+	for _, s := range p.phones {
 		switch {
-		case seen.count == 1:
-			if seen.firstChanges {
+		case !s.twice():
+			if s.firstChanges() {
 				n++
 			}
 		case p.opts.OnDuplicate == DuplicateFirst:
-			if seen.firstChanges {
+			if s.firstChanges() {
 				n++
 			}
 		case p.opts.OnDuplicate == DuplicateLast:
-			if seen.lastChanges {
+			if s.lastChanges() {
 				n++
 			}
 		}
@@ -160,12 +184,12 @@ func (p *Planner) Decide(d Desired) Change {
 }
 
 func (p *Planner) duplicateWinner(key uint64) (int, bool) {
-	seen := p.phones[key]
+	s := p.phones[key]
 	switch p.opts.OnDuplicate {
 	case DuplicateFirst:
-		return seen.first, true
+		return s.first(), true
 	case DuplicateLast:
-		return seen.last, true
+		return s.last(), true
 	}
 	return 0, false
 }

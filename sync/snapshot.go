@@ -58,16 +58,64 @@ func fetchOnce(ctx context.Context, c linq.ClientInterface) (map[string]Card, ti
 		}
 		return nil, -1, apiErr
 	}
-	// The list can be large: decode it as it streams in.
-	var list linq.ContactCardList
-	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
+	cards, err := decodeCardList(resp.Body)
+	if err != nil {
 		return nil, 0, fmt.Errorf("reading the card list: %v", err)
 	}
-	cards := make(map[string]Card, len(list.ContactCards))
-	for _, lc := range list.ContactCards {
-		cards[lc.PhoneNumber] = cardFromAPI(lc.PhoneNumber, lc.FirstName, lc.LastName, lc.ImageUrl, lc.IsActive)
-	}
 	return cards, 0, nil
+}
+
+// decodeCardList reads {"contact_cards":[...]} one card at a time, so a
+// list of a million cards is never held twice (as JSON values and as the
+// map).
+func decodeCardList(r io.Reader) (map[string]Card, error) {
+	dec := json.NewDecoder(r)
+	if err := expectDelim(dec, '{'); err != nil {
+		return nil, err
+	}
+	var cards map[string]Card
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		if key, _ := tok.(string); key != "contact_cards" {
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if err := expectDelim(dec, '['); err != nil {
+			return nil, err
+		}
+		cards = make(map[string]Card)
+		for dec.More() {
+			var lc linq.ContactCard
+			if err := dec.Decode(&lc); err != nil {
+				return nil, err
+			}
+			cards[lc.PhoneNumber] = cardFromAPI(lc.PhoneNumber, lc.FirstName, lc.LastName, lc.ImageUrl, lc.IsActive)
+		}
+		if err := expectDelim(dec, ']'); err != nil {
+			return nil, err
+		}
+	}
+	if cards == nil {
+		return nil, fmt.Errorf("no contact_cards in the answer")
+	}
+	return cards, expectDelim(dec, '}')
+}
+
+func expectDelim(dec *json.Decoder, want json.Delim) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if d, ok := tok.(json.Delim); !ok || d != want {
+		return fmt.Errorf("unexpected %v where %q belongs", tok, want)
+	}
+	return nil
 }
 
 func cardFromAPI(phone, first string, last, image *string, active bool) Card {
