@@ -57,15 +57,43 @@ func Normalize(rec Record, opts NormalizeOptions) Desired {
 }
 
 // normalizePhone returns s, already trimmed, in E.164, or s itself and why
-// it is not a usable number.
+// it is not a usable number. Cells in the usual shapes take a fast path that
+// comes to what parsePhone would; the others go to parsePhone.
 func normalizePhone(s, region string) (string, string) {
+	number := trimTel(s)
+	e164, valid, ok := fastPhone(number, region)
+	switch {
+	case !ok:
+		return parsePhone(s, region)
+	case !valid:
+		return s, notValidPhone(s, number, region)
+	}
+	return e164, ""
+}
+
+// trimTel returns the phone cell s without a "tel:" in front.
+func trimTel(s string) string {
+	if len(s) >= 4 && strings.EqualFold(s[:4], "tel:") {
+		return s[4:]
+	}
+	return s
+}
+
+// notValidPhone says why s, whose number part is number, is not usable when
+// it parses as a phone number that is not valid.
+func notValidPhone(s, number, region string) string {
+	if strings.HasPrefix(number, "+") {
+		return FieldPhone + ": " + quoteValue(s) + " is not a valid phone number"
+	}
+	return FieldPhone + ": " + quoteValue(s) + " is not a valid number for region " + region
+}
+
+// parsePhone is normalizePhone for any cell, done by phonenumbers.
+func parsePhone(s, region string) (string, string) {
 	if s == "" {
 		return "", FieldPhone + ": empty"
 	}
-	number := s
-	if len(number) >= 4 && strings.EqualFold(number[:4], "tel:") {
-		number = number[4:]
-	}
+	number := trimTel(s)
 	bad := func(format string, args ...any) (string, string) {
 		return s, FieldPhone + ": " + quoteValue(s) + " " + fmt.Sprintf(format, args...)
 	}
@@ -90,10 +118,7 @@ func normalizePhone(s, region string) (string, string) {
 	}
 	n, err := phonenumbers.Parse(number, region)
 	if err != nil || !phonenumbers.IsValidNumber(n) {
-		if strings.HasPrefix(number, "+") {
-			return bad("is not a valid phone number")
-		}
-		return bad("is not a valid number for region %s", region)
+		return s, notValidPhone(s, number, region)
 	}
 	return phonenumbers.Format(n, phonenumbers.E164), ""
 }

@@ -274,3 +274,23 @@ func BenchmarkNormalize(b *testing.B) {
 		Normalize(rec, NormalizeOptions{})
 	}
 }
+
+// BenchmarkNormalizePhone times the phone cell alone, in the shapes a file
+// of contacts mostly holds.
+func BenchmarkNormalizePhone(b *testing.B) {
+	for _, phone := range []string{
+		"+12125550101",
+		"(212) 555-0101",
+		"1-212-555-0101",
+		"+1 416 555 0101",
+		"+44 20 7946 0958",
+		"555-0101",
+		"N/A",
+	} {
+		b.Run(phone, func(b *testing.B) {
+			for b.Loop() {
+				normalizePhone(phone, "US")
+			}
+		})
+	}
+}
