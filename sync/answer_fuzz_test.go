@@ -33,7 +33,11 @@ func FuzzReadAnswer(f *testing.F) {
 			h.Set("Retry-After-Ms", retryAfterMS)
 		}
 		resp := &http.Response{StatusCode: status, Header: h, Body: io.NopCloser(bytes.NewReader(body))}
-		ans := readAnswer(resp, nil, context.Background())
+		decode := decodeSetCard
+		if bytes.Contains(body, []byte("contact_cards")) {
+			decode = decodeListedCard
+		}
+		ans := readAnswer(context.Background(), resp, nil, decode)
 		if ans.status != status {
 			t.Fatalf("status %d read as %d", status, ans.status)
 		}

@@ -1,7 +1,6 @@
 package sync
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -195,7 +194,11 @@ func (a *applier) attempts(ctx context.Context, c *Change) Outcome {
 			a.limiter.Throttled()
 			wait = a.backoff(o.Attempts)
 			if last.apiErr != nil && last.apiErr.RetryAfter > 0 {
-				wait = last.apiErr.RetryAfter
+				// Workers throttled together would all come back at the
+				// same instant and be throttled again: spread them over
+				// a little more than the wait asked for.
+				ra := last.apiErr.RetryAfter
+				wait = ra + time.Duration(rand.Int64N(int64(ra/4)+1))
 			}
 		case ClassTransient:
 			wait = a.backoff(o.Attempts)
@@ -315,7 +318,7 @@ func (a *applier) send(ctx context.Context, phone string, fields []fieldChange, 
 		}
 		resp, err = a.client.UpdateContactCard(ctx, &linq.UpdateContactCardParams{PhoneNumber: phone}, body)
 	}
-	return readAnswer(resp, err, ctx)
+	return readAnswer(ctx, resp, err, decodeSetCard)
 }
 
 // get reads one card, after a 409/2014.
@@ -323,16 +326,16 @@ func (a *applier) get(ctx context.Context, phone string) answer {
 	ctx, cancel := context.WithTimeout(ctx, a.opts.RequestTimeout)
 	defer cancel()
 	resp, err := a.client.ListContactCards(ctx, &linq.ListContactCardsParams{PhoneNumber: &phone})
-	return readAnswer(resp, err, ctx)
+	return readAnswer(ctx, resp, err, decodeListedCard)
 }
 
 // maxBody caps what is read of an answer; a card is a few hundred bytes.
 const maxBody = 1 << 20
 
 // readAnswer turns a response, or the lack of one, into an answer. It
-// checks the status before the body, and accepts any 2xx whose body is a
-// card (or, for GET, a list of cards).
-func readAnswer(resp *http.Response, err error, ctx context.Context) answer {
+// checks the status before the body, and accepts any 2xx whose body decode
+// can read: a card for POST and PATCH, a list of at most one for GET.
+func readAnswer(ctx context.Context, resp *http.Response, err error, decode func([]byte) (*Card, error)) answer {
 	if err != nil {
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return answer{err: "no answer within --request-timeout"}
@@ -349,7 +352,7 @@ func readAnswer(resp *http.Response, err error, ctx context.Context) answer {
 		ans.apiErr = parseAPIError(resp.StatusCode, resp.Header, body)
 		return ans
 	}
-	card, err := decodeCard(body)
+	card, err := decode(body)
 	if err != nil {
 		// A 2xx whose body is not a card: the write may have happened, but
 		// nothing confirms it. Report it as a failure with what came back.
@@ -360,25 +363,8 @@ func readAnswer(resp *http.Response, err error, ctx context.Context) answer {
 	return ans
 }
 
-// decodeCard reads a SetContactCard, or a ContactCardList of at most one.
-func decodeCard(body []byte) (*Card, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	var probe map[string]json.RawMessage
-	if err := dec.Decode(&probe); err != nil {
-		return nil, err
-	}
-	if _, ok := probe["contact_cards"]; ok {
-		var list linq.ContactCardList
-		if err := json.Unmarshal(body, &list); err != nil {
-			return nil, err
-		}
-		if len(list.ContactCards) == 0 {
-			return nil, nil
-		}
-		lc := list.ContactCards[0]
-		c := cardFromAPI(lc.PhoneNumber, lc.FirstName, lc.LastName, lc.ImageUrl, lc.IsActive)
-		return &c, nil
-	}
+// decodeSetCard reads the SetContactCard that POST and PATCH answer.
+func decodeSetCard(body []byte) (*Card, error) {
 	var sc linq.SetContactCard
 	if err := json.Unmarshal(body, &sc); err != nil {
 		return nil, err
@@ -387,6 +373,24 @@ func decodeCard(body []byte) (*Card, error) {
 		return nil, errors.New("not a contact card")
 	}
 	c := cardFromAPI(sc.PhoneNumber, sc.FirstName, sc.LastName, sc.ImageUrl, sc.IsActive)
+	return &c, nil
+}
+
+// decodeListedCard reads the answer of a GET for one number: nil when the
+// number has no card.
+func decodeListedCard(body []byte) (*Card, error) {
+	var list linq.ContactCardList
+	if err := json.Unmarshal(body, &list); err != nil {
+		return nil, err
+	}
+	if list.ContactCards == nil {
+		return nil, errors.New("no contact_cards in the answer")
+	}
+	if len(list.ContactCards) == 0 {
+		return nil, nil
+	}
+	lc := list.ContactCards[0]
+	c := cardFromAPI(lc.PhoneNumber, lc.FirstName, lc.LastName, lc.ImageUrl, lc.IsActive)
 	return &c, nil
 }
 

@@ -104,7 +104,9 @@ func (l *limiter) Throttled() {
 	}
 	var next float64
 	switch cur := l.lim.Limit(); {
-	case achieved > 0 && (cur == rate.Inf || achieved < float64(cur)):
+	case achieved > 0 && cur != rate.Inf:
+		next = min(achieved, float64(cur)) * throttleFactor
+	case achieved > 0:
 		next = achieved * throttleFactor
 	case cur != rate.Inf:
 		// Nothing measured yet: no basis for a finer cut than halving.

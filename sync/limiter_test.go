@@ -62,3 +62,18 @@ func TestLimiterCeiling(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A run already paced by the limiter meets a 429: the rate drops by the
+// throttle factor, not by half.
+func TestLimiterThrottleWhilePaced(t *testing.T) {
+	clock := &fakeClock{t: time.Unix(1_000_000, 0)}
+	l := newLimiter(200, clock.now)
+	for range 200 {
+		l.meter(clock.t)
+		clock.advance(time.Second / 200)
+	}
+	l.Throttled()
+	if got, want := l.Rate(), 200*throttleFactor; got < want-1 || got > want+1 {
+		t.Errorf("rate after a 429 while paced at 200/s = %.1f, want %.0f", got, want)
+	}
+}

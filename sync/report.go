@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"encoding/csv"
 	"io"
-	"regexp"
 	"strconv"
 	"strings"
 	stdsync "sync"
@@ -82,18 +81,31 @@ func NewReportRow(c *Change, o Outcome) ReportRow {
 
 // ReportWriter streams report rows as CSV. It is safe for concurrent use:
 // apply workers write their rows as results arrive.
+//
+// Rows are handed to gocsv in batches, since each call pays for its
+// reflection setup, and reach the file at least once a second, so a report
+// can be followed with tail -f and a killed run leaves all but the last
+// second's rows.
 type ReportWriter struct {
-	mu   stdsync.Mutex
-	buf  *bufio.Writer
-	csv  *formulaSafeWriter
-	rows int
+	mu        stdsync.Mutex
+	buf       *bufio.Writer
+	csv       *formulaSafeWriter
+	pending   []ReportRow
+	rows      int
+	lastFlush time.Time
 }
+
+const (
+	reportBatch = 256
+	reportEvery = time.Second
+)
 
 // NewReportWriter writes the header at once, so even a run that aborts
 // before its first row leaves a report a spreadsheet can open.
 func NewReportWriter(w io.Writer) (*ReportWriter, error) {
 	buf := bufio.NewWriterSize(w, 64<<10)
-	rw := &ReportWriter{buf: buf, csv: &formulaSafeWriter{w: gocsv.NewSafeCSVWriter(csv.NewWriter(buf))}}
+	rw := &ReportWriter{buf: buf, csv: &formulaSafeWriter{w: gocsv.NewSafeCSVWriter(csv.NewWriter(buf))},
+		pending: make([]ReportRow, 0, reportBatch), lastFlush: time.Now()}
 	if err := gocsv.MarshalCSV([]ReportRow{}, rw.csv); err != nil {
 		return nil, err
 	}
@@ -105,7 +117,29 @@ func (rw *ReportWriter) Write(r ReportRow) error {
 	rw.mu.Lock()
 	defer rw.mu.Unlock()
 	rw.rows++
-	return gocsv.MarshalCSVWithoutHeaders([]ReportRow{r}, rw.csv)
+	rw.pending = append(rw.pending, r)
+	if len(rw.pending) < reportBatch && time.Since(rw.lastFlush) < reportEvery {
+		return nil
+	}
+	return rw.flushLocked()
+}
+
+func (rw *ReportWriter) flushLocked() error {
+	if len(rw.pending) > 0 {
+		err := gocsv.MarshalCSVWithoutHeaders(rw.pending, rw.csv)
+		rw.pending = rw.pending[:0]
+		if err != nil {
+			return err
+		}
+	}
+	if err := rw.csv.Error(); err != nil {
+		return err
+	}
+	if time.Since(rw.lastFlush) >= reportEvery {
+		rw.lastFlush = time.Now()
+		return rw.buf.Flush()
+	}
+	return nil
 }
 
 // Rows returns how many rows were written.
@@ -115,14 +149,12 @@ func (rw *ReportWriter) Rows() int {
 	return rw.rows
 }
 
-// Flush pushes buffered rows to the underlying writer.
+// Flush pushes every row written so far to the underlying writer.
 func (rw *ReportWriter) Flush() error {
 	rw.mu.Lock()
 	defer rw.mu.Unlock()
-	if err := rw.csv.Error(); err != nil {
-		return err
-	}
-	return rw.buf.Flush()
+	rw.lastFlush = time.Time{}
+	return rw.flushLocked()
 }
 
 // formulaSafeWriter neutralises cells a spreadsheet would run as a formula
@@ -133,19 +165,39 @@ type formulaSafeWriter struct {
 	w *gocsv.SafeCSVWriter
 }
 
-var plainNumber = regexp.MustCompile(`^[+-]?[0-9]+(\.[0-9]+)?$`)
-
 func neutralise(cell string) string {
 	if cell == "" {
 		return cell
 	}
 	switch cell[0] {
 	case '=', '+', '-', '@', '\t', '\r':
-		if !plainNumber.MatchString(cell) {
+		if !isPlainNumber(cell) {
 			return "'" + cell
 		}
 	}
 	return cell
+}
+
+// isPlainNumber matches [+-]digits[.digits]: a number a spreadsheet shows
+// as a number, never runs as a formula.
+func isPlainNumber(s string) bool {
+	if s[0] == '+' || s[0] == '-' {
+		s = s[1:]
+	}
+	intPart, frac, hasDot := strings.Cut(s, ".")
+	return allDigits(intPart) && (!hasDot || allDigits(frac))
+}
+
+func allDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 func (f *formulaSafeWriter) Write(row []string) error {

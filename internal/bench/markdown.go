@@ -1,0 +1,80 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"strings"
+)
+
+// notesMarker starts the part of BENCHMARKS.md that the bench keeps as it
+// is when it rewrites the file: findings and analysis written by hand.
+const notesMarker = "<!-- notes below are kept by make bench -->"
+
+// writeMarkdown writes BENCHMARKS.md, keeping the notes of the old file.
+func writeMarkdown(path string, env environment, figs []figure, sz sizes) error {
+	notes := ""
+	if old, err := os.ReadFile(path); err == nil {
+		if _, after, ok := bytes.Cut(old, []byte(notesMarker)); ok {
+			notes = string(after)
+		}
+	}
+	var b strings.Builder
+	b.WriteString(markdown(env, figs, sz))
+	b.WriteString("\n" + notesMarker)
+	if notes == "" {
+		notes = "\n"
+	}
+	b.WriteString(notes)
+	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+// markdown is the generated part of BENCHMARKS.md.
+func markdown(env environment, figs []figure, sz sizes) string {
+	var b strings.Builder
+	b.WriteString("# Benchmarks\n\n")
+	b.WriteString("Written by `make bench` (`go run ./internal/bench`; `-quick` for a smoke run that writes nothing). " +
+		"Every figure is a ratio against an ideal, a server limit or a baseline measured in the same run, because the " +
+		"machine is shared and noisy: compare ratios between runs, not absolute numbers. " +
+		"bulksync runs as its own processes (built once with `go build`), against `bulksync fake-api` processes on loopback, " +
+		"a fresh one per scenario, seeded with generated cards.\n\n")
+	fmt.Fprintf(&b, "- date: %s\n- go: %s\n- cpu: %s, %d cores\n- load average (1 min): %s\n- run: %s, %s in all\n\n",
+		env.date, env.goVersion, env.cpu, env.cores, env.load, env.mode, env.elapsed)
+	b.WriteString(formatMarkdown(figs))
+	b.WriteString("\n## How each figure is measured\n\n")
+	for _, line := range methods(sz) {
+		b.WriteString("- " + line + "\n")
+	}
+	return b.String()
+}
+
+// methods says, one line per figure, how it is measured.
+func methods(sz sizes) []string {
+	return []string{
+		fmt.Sprintf("**1** Fake with `--latency %v`, seeded with N cards whose first_name is Old; `bulksync apply --concurrency C` over an export of the same N numbers with first_name New, so each row is one PATCH that changes a card; N = %g s × C / latency. "+
+			"Throughput = N ÷ (last PATCH's arrival − first PATCH's arrival + latency), from the fake's request log, so process start, the snapshot GET and planning are left out; "+
+			"C clients that never pause would score exactly C/latency, the ideal the figure divides by. "+
+			"Beside it, the minimal net/http loop of figure 3 sending the same requests at the same latency and concurrency, measured the same way, shows how near the ideal the fake and the machine let any client come.", sz.latency, sz.applySeconds),
+		fmt.Sprintf("**2** Fake with `--latency %v --rate-limit %g --burst %d` (a token bucket holding %d requests), %d rows as in 1; bulksync apply with `--concurrency %d` and the default `--rate 0`, so its limiter learns the limit from 429s. "+
+			"From the request log: PATCHes answered 200, minus one, ÷ the time between the first and the last of them, ÷ %g; and 429 answers ÷ all PATCHes. "+
+			"The last two thirds of the run (from a third of the way between first and last success) are shown beside, once the limiter has settled.",
+			sz.latency, sz.limitRate, sz.limitBurst, sz.limitBurst, int(sz.limitRate*sz.limitSeconds), sz.limitWorkers, sz.limitRate),
+		fmt.Sprintf("**3** Fake with no latency; %d rows as in 1, at concurrency %d, measured as in 1 (latency 0). Baseline: a loop in the bench itself, %d goroutines sending the same PATCH requests "+
+			"(bearer token, JSON body, body read and discarded, `http.Transport` with `MaxIdleConnsPerHost` %d) to a fresh fake, timed from its request log the same way. "+
+			"%d run(s) of each side, interleaved, the best of each kept. CPU = user + system time from the child's rusage, whole process; a `plan` of the same files before the apply gives the part that is not the apply phase. "+
+			"Both the fake and the client share the machine's cores.", sz.zeroRows, sz.zeroWorkers, sz.zeroWorkers, sz.zeroWorkers, sz.zeroRepeats),
+		fmt.Sprintf("**4** Fake seeded with %d cards, no latency; generic exports of %s rows whose first numbers are those cards (first_name New: update) and the rest have none (missing). "+
+			"Plan = wall time of the `bulksync plan` process, start to exit, snapshot GET included; it reads the input twice by design (duplicates and --max-changes must be known before any write). "+
+			"Baseline: one pass of `encoding/csv` (default settings) over the same file in the bench process, after one warm-up read, median of %d; CPU times (rusage) are compared too, being less sensitive to other load than wall time. "+
+			"Peak RSS = `ru_maxrss` of the plan process. A 1-row plan against the same fake gives the fixed cost (process start + GET of every card), shown beside.",
+			sz.planSeed, joinCounts(sz.planRows), sz.rawRepeats),
+	}
+}
+
+func joinCounts(ns []int) string {
+	parts := make([]string, len(ns))
+	for i, n := range ns {
+		parts[i] = count(n)
+	}
+	return strings.Join(parts, " and ")
+}

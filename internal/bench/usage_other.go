@@ -1,0 +1,17 @@
+//go:build !unix
+
+package main
+
+import (
+	"os"
+	"time"
+)
+
+// childUsage returns the CPU time of a child process; the peak resident
+// set size is only known on Unix (0 here).
+func childUsage(ps *os.ProcessState) (time.Duration, int64) {
+	return ps.UserTime() + ps.SystemTime(), 0
+}
+
+// selfCPU is only known on Unix.
+func selfCPU() time.Duration { return 0 }
