@@ -85,6 +85,9 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 			region: "US", empty: "keep", onDuplicate: "error", createMissing: true,
 			baseURL: baseURL, timeout: 30 * time.Second, apply: sync.DefaultApplyOptions,
 			state: filepath.Join(*dir, "state.db"),
+			// The demo prints to standard output, where a progress bar
+			// does not belong, and its runs take a moment anyway.
+			obs: obsOptions{quiet: true},
 		}
 		demoEnv.stderr = e.stdout
 		err := runSync(ctx, &demoEnv, &o, step.command)

@@ -3,6 +3,13 @@
 // See README.md for the commands; each lives in its own file here. This
 // package only parses flags, wires dependencies and maps errors to exit
 // codes: the decisions are made in package sync.
+//
+// What a run shows while it goes is here too: observe.go hands the engine's
+// events (sync.Events) to the progress display (progress.go), the logs
+// (logs.go) and the metrics (metrics.go). The events come from the run's
+// goroutine and its apply workers at once; they only bump counters or log a
+// line. One goroutine per run draws the progress, on standard error through
+// console.go, which erases the bar before any other line.
 package main
 
 import (
@@ -69,6 +76,9 @@ func main() {
 
 // run executes one command line and returns the process exit code.
 func run(args []string, e *env) int {
+	// Everything on standard error goes through one console, so that a
+	// progress bar is erased before any other line is written there.
+	e.stderr = newConsole(e.stderr)
 	if len(args) == 0 {
 		usage(e.stderr)
 		return 2

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,6 +38,7 @@ type syncOptions struct {
 	planOut       string            // plan only
 	planIn        string            // apply only
 	apply         sync.ApplyOptions // retries for both; the rest for apply only
+	obs           obsOptions        // progress, logs, metrics
 }
 
 func (o *syncOptions) addFlags(fs *flag.FlagSet) {
@@ -64,6 +64,7 @@ func (o *syncOptions) addFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.apply.MaxAttempts, "max-attempts", o.apply.MaxAttempts, "attempts per request for transient failures and 429s")
 	fs.DurationVar(&o.apply.BackoffBase, "backoff-base", o.apply.BackoffBase, "first retry waits up to this long; doubles per attempt")
 	fs.DurationVar(&o.apply.BackoffMax, "backoff-max", o.apply.BackoffMax, "longest wait between attempts (Retry-After may ask for more)")
+	o.obs.addFlags(fs)
 }
 
 // mapFlag collects --map field=Column.
@@ -124,7 +125,7 @@ func (o *syncOptions) config(e *env, dryRun bool) (sync.Config, string, error) {
 	if preset == "auto" {
 		preset = ""
 	}
-	client, account, err := clientFromEnv(e, o.baseURL, o.apiKeyFile, o.timeout)
+	client, account, err := clientFromEnv(e, o.baseURL, o.apiKeyFile, o.timeout, o.apply.Concurrency)
 	if err != nil {
 		return cfg, "", err
 	}
@@ -178,12 +179,12 @@ func credentials(e *env, baseURL, apiKeyFile string) (base, key string, err erro
 
 // clientFromEnv builds the API client and the account fingerprint. The key
 // is kept only inside the client.
-func clientFromEnv(e *env, baseURL, apiKeyFile string, timeout time.Duration) (*linq.ClientWithResponses, string, error) {
+func clientFromEnv(e *env, baseURL, apiKeyFile string, timeout time.Duration, conns int) (*linq.ClientWithResponses, string, error) {
 	base, key, err := credentials(e, baseURL, apiKeyFile)
 	if err != nil {
 		return nil, "", err
 	}
-	client, err := sync.NewClient(base, key, &http.Client{Timeout: timeout})
+	client, err := sync.NewClient(base, key, sync.NewHTTPClient(conns, timeout))
 	if err != nil {
 		return nil, "", err
 	}
@@ -229,14 +230,24 @@ func openInput(name string, stdin io.Reader) (*os.File, func(), error) {
 }
 
 // runSync is the body of plan and apply.
-func runSync(ctx context.Context, e *env, o *syncOptions, command string) error {
+func runSync(ctx context.Context, e *env, o *syncOptions, command string) (runErr error) {
 	if err := o.apply.Check(); err != nil {
 		return err
 	}
+	obs, err := startObserver(e, &o.obs, command, o.shard, o.apply.Rate)
+	if err != nil {
+		return err
+	}
+	// The progress display stops before the summary; the metrics are
+	// written last, whatever the outcome, even for a run that never started
+	// (their exit code says why).
+	var summary *sync.Summary
+	defer func() { obs.finish(summary, runErr) }()
 	cfg, account, err := o.config(e, command == "plan")
 	if err != nil {
 		return err
 	}
+	cfg.Events = obs.events
 	var savedPlan *os.File
 	if o.planIn != "" {
 		if savedPlan, err = os.Open(o.planIn); err != nil {
@@ -278,6 +289,7 @@ func runSync(ctx context.Context, e *env, o *syncOptions, command string) error 
 	}
 	cfg.Report = report
 	cfg.Summary = sync.NewSummary(command)
+	summary = cfg.Summary
 	cfg.Summary.Input, cfg.Summary.Report = o.input, reportPath
 	if abs, err := filepath.Abs(reportPath); err == nil {
 		cfg.Summary.Report = abs
@@ -305,7 +317,6 @@ func runSync(ctx context.Context, e *env, o *syncOptions, command string) error 
 	// ctx ends on the first interrupt: the run stops gracefully. e.hard ends
 	// on the second and cuts requests in flight.
 	cfg.Stop = ctx
-	var runErr error
 	if savedPlan != nil {
 		runErr = sync.RunSaved(e.hard, cfg, savedPlan, account)
 	} else {
@@ -326,6 +337,7 @@ func runSync(ctx context.Context, e *env, o *syncOptions, command string) error 
 		os.Remove(reportPath)
 		cfg.Summary.Report = ""
 	}
+	obs.stopProgress()
 	runErr = finishSummary(e, cfg.Summary, o.summaryJSON, runErr)
 	if err := state.EndRun(cfg.Summary); err != nil {
 		// The run itself is done and reported; only its history entry is

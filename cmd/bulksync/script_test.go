@@ -54,6 +54,10 @@ func TestScripts(t *testing.T) {
 			"genexport":  cmdGenExport,
 			"sqlexec":    cmdSQLExec,
 			"statecheck": cmdStateCheck,
+			// script_obs_test.go
+			"promcheck":    cmdPromCheck,
+			"nokey":        cmdNoKey,
+			"xlsxformulas": cmdXLSXFormulas,
 		},
 	})
 }

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"io"
+	"os"
+	stdsync "sync"
+
+	"golang.org/x/term"
+)
+
+// console is standard error, shared by the progress bar and everything else
+// written there (logs, the summary, error messages, the signal notice). The
+// bar is drawn on the last line without a newline; anything else written
+// while it is shown erases it first, and the bar's next tick redraws it
+// below. Writes are serialised, so log lines from several workers never
+// interleave.
+type console struct {
+	mu  stdsync.Mutex
+	w   io.Writer
+	tty bool // w is a terminal: a bar may be drawn
+	fd  int  // w's file descriptor when tty, for its width
+	bar bool // the bar is on the current line
+	// erased is signalled when a write erased the bar, so that the bar is
+	// drawn again at once below that write, not at the next tick.
+	erased chan struct{}
+}
+
+// newConsole wraps w, once: a console passed in is returned as it is.
+func newConsole(w io.Writer) *console {
+	if c, ok := w.(*console); ok {
+		return c
+	}
+	c := &console{w: w, erased: make(chan struct{}, 1)}
+	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		c.tty, c.fd = true, int(f.Fd())
+	}
+	return c
+}
+
+// eraseBar is the ANSI sequence that returns to the start of the line and
+// erases it.
+const eraseBar = "\r\033[K"
+
+func (c *console) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.bar {
+		io.WriteString(c.w, eraseBar)
+		c.bar = false
+		select {
+		case c.erased <- struct{}{}:
+		default: // a redraw is already due
+		}
+	}
+	return c.w.Write(p)
+}
+
+// clearBar erases the bar if it is shown.
+func (c *console) clearBar() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.bar {
+		io.WriteString(c.w, eraseBar)
+		c.bar = false
+	}
+}
+
+// width is the terminal's width in columns, or 80 when unknown.
+func (c *console) width() int {
+	if c.tty {
+		if w, _, err := term.GetSize(c.fd); err == nil && w > 0 {
+			return w
+		}
+	}
+	return 80
+}
+
+// barWriter is what the progress bar draws through: its output stays on the
+// current line, so the console marks the bar as shown.
+type barWriter struct{ c *console }
+
+func (b barWriter) Write(p []byte) (int, error) {
+	b.c.mu.Lock()
+	defer b.c.mu.Unlock()
+	b.c.bar = true
+	return b.c.w.Write(p)
+}

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/bulksync/bulksync/sync"
+)
+
+// The default log level is warn: a nightly cron run of 100,000 rows against
+// a throttling API makes thousands of retries, and at info each would be a
+// line in the cron mail. At warn, the log holds only what needs a person:
+// failed rows and the reason a run stopped; the summary and the report have
+// the rest.
+const defaultLogLevel = "warn"
+
+// newLogger returns the --log-format handler at --log-level, writing to w.
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	switch level {
+	case "debug":
+		lv = slog.LevelDebug
+	case "info":
+		lv = slog.LevelInfo
+	case "warn", "":
+		lv = slog.LevelWarn
+	case "error":
+		lv = slog.LevelError
+	default:
+		return nil, fmt.Errorf("%w: --log-level: unknown %q; allowed: debug, info, warn, error", sync.ErrUsage, level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text", "":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("%w: --log-format: unknown %q; allowed: text, json", sync.ErrUsage, format)
+}
+
+// logEvents logs a run's events. Every line about a row carries its line
+// and phone_number. Levels:
+//
+//	error  the API refused the key or the account (401/403): the run stops
+//	warn   a row failed (with http_status, error_code, trace_id, message)
+//	info   the plan's counts; a retry after a wait; a row not synced for a
+//	       reason in the export (invalid, duplicate, missing, inactive,
+//	       stale) or skipped because the run stopped
+//	debug  every HTTP attempt; every row that ended ok or planned
+//
+// The API key is never an attribute: nothing here can reach it.
+type logEvents struct{ log *slog.Logger }
+
+func (l logEvents) Planned(records, changes int) {
+	l.log.LogAttrs(context.Background(), slog.LevelInfo, "planned",
+		slog.Int("records", records), slog.Int("changes", changes))
+}
+
+func (l logEvents) Attempted(ev sync.AttemptEvent) {
+	var level slog.Level
+	var msg string
+	switch {
+	case ev.Class == sync.ClassFatal:
+		level, msg = slog.LevelError, "the API refused the request for the whole account; stopping the run"
+	case ev.Wait > 0:
+		level, msg = slog.LevelInfo, "retrying"
+	default:
+		level, msg = slog.LevelDebug, "attempt"
+	}
+	ctx := context.Background()
+	if !l.log.Enabled(ctx, level) {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.Int("line", ev.Line),
+		slog.String("phone_number", ev.Phone),
+		slog.String("method", ev.Method),
+		slog.Int("attempt", ev.Attempt),
+		slog.Int("http_status", ev.Status),
+		slog.Int("error_code", ev.Code),
+		slog.String("class", ev.Class.String()),
+		slog.Int64("took_ms", ev.Took.Milliseconds()),
+	}
+	if ev.Err != "" {
+		attrs = append(attrs, slog.String("message", ev.Err))
+	}
+	if ev.Wait > 0 {
+		attrs = append(attrs, slog.Int64("wait_ms", ev.Wait.Milliseconds()))
+	}
+	attrs = append(attrs, slog.Float64("limiter_rate", ev.Rate))
+	l.log.LogAttrs(ctx, level, msg, attrs...)
+}
+
+func (l logEvents) Reported(r sync.ReportRow) {
+	var level slog.Level
+	var msg string
+	switch {
+	case r.Result == sync.ResultFailed:
+		level, msg = slog.LevelWarn, "row failed"
+	case r.Result == sync.ResultSkipped:
+		level, msg = slog.LevelInfo, "row not synced"
+	default:
+		level, msg = slog.LevelDebug, "row "+string(r.Result)
+	}
+	ctx := context.Background()
+	if !l.log.Enabled(ctx, level) {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.Int("line", r.Line),
+		slog.String("phone_number", r.PhoneNumber),
+		slog.String("action", string(r.Action)),
+		slog.String("result", string(r.Result)),
+	}
+	if r.ChangedFields != "" {
+		attrs = append(attrs, slog.String("changed_fields", r.ChangedFields))
+	}
+	if r.Attempts > 0 {
+		attrs = append(attrs, slog.Int("attempts", r.Attempts))
+	}
+	// A failed row always has the four keys, so a log query can rely on
+	// them; other rows only say what they have.
+	failed := r.Result == sync.ResultFailed
+	for _, kv := range [...][2]string{
+		{"http_status", r.HTTPStatus}, {"error_code", r.ErrorCode},
+		{"trace_id", r.TraceID}, {"message", r.ErrorMessage},
+	} {
+		if failed || kv[1] != "" {
+			attrs = append(attrs, slog.String(kv[0], kv[1]))
+		}
+	}
+	l.log.LogAttrs(ctx, level, msg, attrs...)
+}
