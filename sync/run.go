@@ -58,7 +58,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	cfg.Summary.Preset = src.Preset()
 
-	cards, err := FetchSnapshot(ctx, cfg.Client.ClientInterface, cfg.Apply.withDefaults())
+	cards, err := FetchSnapshot(ctx, cfg.Client.ClientInterface, cfg.Apply.withDefaults(), cfg.Events)
 	if err != nil {
 		return err
 	}

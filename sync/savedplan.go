@@ -278,7 +278,7 @@ func RunSaved(ctx context.Context, cfg Config, plan io.ReadSeeker, account strin
 	}
 	cfg.Summary.Records, cfg.Summary.Changes, cfg.Summary.InputSHA256 = records, changes, hdr.InputSHA256
 	cfg.Events.Planned(records, changes)
-	cards, err := FetchSnapshot(ctx, cfg.Client.ClientInterface, cfg.Apply.withDefaults())
+	cards, err := FetchSnapshot(ctx, cfg.Client.ClientInterface, cfg.Apply.withDefaults(), cfg.Events)
 	if err != nil {
 		return err
 	}

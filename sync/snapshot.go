@@ -3,6 +3,7 @@ package sync
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -15,22 +16,40 @@ import (
 // returns them keyed by phone number. Transient failures and 429s are
 // retried as apply retries them; without the snapshot no record can be
 // planned, so a failure that remains aborts the run (ErrAborted).
-func FetchSnapshot(ctx context.Context, c linq.ClientInterface, retry ApplyOptions) (map[string]Card, error) {
+//
+// Each attempt is told to events as an AttemptEvent with Line 0: it is
+// about no record.
+func FetchSnapshot(ctx context.Context, c linq.ClientInterface, retry ApplyOptions, events Events) (map[string]Card, error) {
+	if events == nil {
+		events = noEvents{}
+	}
 	attempts := max(retry.MaxAttempts, 1)
 	var last error
 	for attempt := 1; ; attempt++ {
+		sent := time.Now()
 		cards, wait, err := fetchOnce(ctx, c)
+		ev := AttemptEvent{Method: "GET", Attempt: attempt, Status: 200, Class: ClassOK, Took: time.Since(sent)}
 		if err == nil {
+			events.Attempted(ev)
 			return cards, nil
 		}
 		last = err
+		ev.Status, ev.Class, ev.Err = 0, ClassTransient, err.Error()
+		var apiErr *APIError
+		if errors.As(err, &apiErr) {
+			ev.Status, ev.Code, ev.Err = apiErr.Status, apiErr.Code, apiErr.Message
+			ev.Class = Classify(apiErr.Status, apiErr.Code, false)
+		}
 		if wait < 0 || attempt >= attempts {
+			events.Attempted(ev)
 			break
 		}
 		if wait == 0 {
 			ceiling := min(retry.BackoffBase<<min(attempt-1, 20), retry.BackoffMax)
 			wait = time.Duration(rand.Int64N(int64(ceiling) + 1))
 		}
+		ev.Wait = wait
+		events.Attempted(ev)
 		if err := sleepCtx(ctx, wait); err != nil {
 			break
 		}

@@ -74,16 +74,21 @@ func (l logEvents) Attempted(ev sync.AttemptEvent) {
 	if !l.log.Enabled(ctx, level) {
 		return
 	}
-	attrs := []slog.Attr{
-		slog.Int("line", ev.Line),
-		slog.String("phone_number", ev.Phone),
+	var attrs []slog.Attr
+	if ev.Line == 0 {
+		// Not about a record: the one GET of every live card.
+		msg += " (reading the live cards)"
+	} else {
+		attrs = append(attrs, slog.Int("line", ev.Line), slog.String("phone_number", ev.Phone))
+	}
+	attrs = append(attrs,
 		slog.String("method", ev.Method),
 		slog.Int("attempt", ev.Attempt),
 		slog.Int("http_status", ev.Status),
 		slog.Int("error_code", ev.Code),
 		slog.String("class", ev.Class.String()),
 		slog.Int64("took_ms", ev.Took.Milliseconds()),
-	}
+	)
 	if ev.Err != "" {
 		attrs = append(attrs, slog.String("message", ev.Err))
 	}

@@ -111,3 +111,18 @@ func TestLogDefaultLevelIsQuiet(t *testing.T) {
 		t.Errorf("failed row:\n got %s\nwant …%s", got[1], want)
 	}
 }
+
+// The snapshot GET is about no record: its lines say so instead of carrying
+// an empty line and phone_number.
+func TestLogSnapshotAttempt(t *testing.T) {
+	var buf bytes.Buffer
+	log, err := newLogger(&buf, "text", "info")
+	if err != nil {
+		t.Fatal(err)
+	}
+	logEvents{log}.Attempted(sync.AttemptEvent{Method: "GET", Attempt: 1, Status: 503, Code: 4004, Class: sync.ClassTransient, Wait: time.Second})
+	got := buf.String()
+	if !strings.Contains(got, `msg="retrying (reading the live cards)"`) || strings.Contains(got, "phone_number") {
+		t.Errorf("log line %q", got)
+	}
+}
