@@ -117,7 +117,7 @@ func signalContexts(stderr io.Writer) (first, second context.Context, release fu
 		select {
 		case s := <-sigs:
 			cancelSoft(fmt.Errorf("interrupted by %s", signalName(s)))
-			fmt.Fprintf(stderr, "bulksync: %s: stopping; requests in flight finish (interrupt again to cancel them)\n", signalName(s))
+			fmt.Fprintf(stderr, "bulksync: %s: stopping gracefully; work in flight finishes (signal again to stop at once)\n", signalName(s))
 		case <-done:
 			return
 		}
