@@ -5,13 +5,16 @@ import (
 	"context"
 	"crypto/rand"
 	"embed"
+	"encoding/csv"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"text/tabwriter"
 	"time"
 
 	"github.com/bulksync/bulksync/internal/linqfake"
@@ -94,11 +97,43 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 		if err != nil && !errors.Is(err, sync.ErrIncomplete) {
 			return err
 		}
+		if step.command == "plan" {
+			showReport(e.stdout, o.report)
+		}
 		fmt.Fprintln(e.stdout)
 	}
 	fmt.Fprintf(e.stdout, "The sample export has rows that cannot sync on purpose (an invalid phone, a duplicate number,\n"+
 		"an inactive card, an http image URL): they are reported, with their line numbers, in %s.\n", *dir)
 	return nil
+}
+
+// showReport prints the main columns of a report, so the demo shows row by
+// row what the plan decided and why.
+func showReport(w io.Writer, path string) {
+	f, err := os.Open(path)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil || len(rows) < 2 {
+		return
+	}
+	col := map[string]int{}
+	for i, h := range rows[0] {
+		col[h] = i
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  LINE\tPHONE\tACTION\tFIELDS\tWHY")
+	for _, r := range rows[1:] {
+		why := []rune(r[col["error_message"]])
+		if len(why) > 70 {
+			why = append(why[:67], []rune("...")...)
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", r[col["line"]], r[col["phone_number"]], r[col["action"]], r[col["changed_fields"]], string(why))
+	}
+	tw.Flush()
 }
 
 func randomToken() string {
