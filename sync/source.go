@@ -73,7 +73,16 @@ type sourceRow struct {
 	FirstName string `csv:"first_name"`
 	LastName  string `csv:"last_name"`
 	ImageURL  string `csv:"image_url"`
+	// The preset's next column for a field, read when the chosen one is
+	// blank in a row: a HubSpot contact with only a "Mobile Phone Number",
+	// a Salesforce one with only a SmallPhotoUrl.
+	PhoneAlt    string `csv:"phone_number fallback"`
+	ImageURLAlt string `csv:"image_url fallback"`
 }
+
+// fallbackFields are the fields whose preset columns back each other up
+// row by row.
+var fallbackFields = []string{FieldPhone, FieldImageURL}
 
 const (
 	// sniffSize bounds the header line, which is read ahead to detect the
@@ -154,6 +163,7 @@ func OpenSource(r io.Reader, opts SourceOptions) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
+	fallbacks := fallbackColumns(header, preset, cols, opts.Map)
 
 	// Rename the chosen columns to the field names gocsv matches against
 	// sourceRow's tags, and every other column to a name that matches none,
@@ -167,6 +177,9 @@ func OpenSource(r io.Reader, opts SourceOptions) (*Source, error) {
 	for field, i := range cols {
 		names[i] = field
 		columns[field] = header[i]
+	}
+	for field, i := range fallbacks {
+		names[i] = field + " fallback"
 	}
 	if err := rows.RenormalizeHeaders(func([]string) []string { return names }); err != nil {
 		return nil, fmt.Errorf("%w: reading the header: %v", ErrUsage, err)
@@ -210,6 +223,12 @@ func (s *Source) Next() (Record, error) {
 	row := v.(*sourceRow)
 	line, _ := s.csv.FieldPos(0)
 	rec := Record{Line: line, Phone: row.Phone, FirstName: row.FirstName, LastName: row.LastName, ImageURL: row.ImageURL}
+	if strings.TrimSpace(rec.Phone) == "" {
+		rec.Phone = row.PhoneAlt
+	}
+	if strings.TrimSpace(rec.ImageURL) == "" {
+		rec.ImageURL = row.ImageURLAlt
+	}
 	if s.checkUTF8 {
 		s.checkCells(&rec)
 	}
@@ -422,6 +441,40 @@ func pickColumns(header []string, name string, overrides map[string]string) (str
 		byColumn[i] = field
 	}
 	return best.name, bestCols, nil
+}
+
+// fallbackColumns finds, for the fields that have them, the preset's next
+// candidate column after the chosen one, read in rows where the chosen one
+// is blank. A field given with --map has no fallback: the user chose.
+func fallbackColumns(header []string, presetName string, cols map[string]int, overrides map[string]string) map[string]int {
+	i := slices.IndexFunc(presets, func(p preset) bool { return p.name == presetName })
+	if i < 0 {
+		return nil
+	}
+	taken := make(map[int]bool, len(cols))
+	for _, c := range cols {
+		taken[c] = true
+	}
+	out := make(map[string]int)
+	for _, field := range fallbackFields {
+		chosen, ok := cols[field]
+		if _, mapped := overrides[field]; !ok || mapped {
+			continue
+		}
+		past := false
+		for _, h := range presets[i].columns[field] {
+			c := findColumn(header, h)
+			if c == chosen {
+				past = true
+				continue
+			}
+			if past && c >= 0 && !taken[c] {
+				out[field] = c
+				break
+			}
+		}
+	}
+	return out
 }
 
 // missingColumns explains which required fields p found no column for.

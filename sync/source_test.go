@@ -75,6 +75,29 @@ func TestSource(t *testing.T) {
 			want:        []Record{{Line: 2, Phone: "+12125550100", FirstName: "Ada"}},
 		},
 		{
+			name:       "hubspot: a blank Phone Number falls back to the Mobile Phone Number of that row",
+			input:      "First Name,Phone Number,Mobile Phone Number\nAda,+12125550100,+12125550199\nBob,,(212) 555-0101\nCy,,\n",
+			wantPreset: "hubspot",
+			want: []Record{
+				{Line: 2, Phone: "+12125550100", FirstName: "Ada"},
+				{Line: 3, Phone: "(212) 555-0101", FirstName: "Bob"},
+				{Line: 4, FirstName: "Cy"},
+			},
+		},
+		{
+			name:       "salesforce: a blank FullPhotoUrl falls back to SmallPhotoUrl",
+			input:      "FirstName,Phone,FullPhotoUrl,SmallPhotoUrl\nAda,+12125550100,,https://img.example/s.png\n",
+			wantPreset: "salesforce",
+			want:       []Record{{Line: 2, Phone: "+12125550100", FirstName: "Ada", ImageURL: "https://img.example/s.png"}},
+		},
+		{
+			name:       "--map turns the fallback off",
+			input:      "First Name,Phone Number,Mobile Phone Number\nBob,,(212) 555-0101\n",
+			opts:       SourceOptions{Map: map[string]string{FieldPhone: "Phone Number"}},
+			wantPreset: "hubspot",
+			want:       []Record{{Line: 2, FirstName: "Bob"}},
+		},
+		{
 			name:  "UTF-8 byte-order mark",
 			input: "\uFEFFphone_number,first_name\n+12125550100,Ada\n",
 			want:  []Record{{Line: 2, Phone: "+12125550100", FirstName: "Ada"}},
