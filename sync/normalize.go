@@ -43,6 +43,11 @@ func Normalize(rec Record, opts NormalizeOptions) Desired {
 		d.Invalid = rec.Problem
 		return d
 	}
+	if d.Phone == "" && strings.TrimSpace(rec.FirstName+rec.LastName+rec.ImageURL) == "" {
+		// Spreadsheets often export trailing rows of bare delimiters.
+		d.Invalid = "blank row: the phone_number, first_name, last_name and image_url cells are all empty"
+		return d
+	}
 	region := "US"
 	if opts.Region != "" {
 		region = strings.ToUpper(opts.Region)

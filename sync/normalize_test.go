@@ -74,6 +74,11 @@ func TestNormalize(t *testing.T) {
 			want: Desired{Line: 2, FirstName: "Ada", Invalid: "phone_number: empty"},
 		},
 		{
+			name: "a row of bare delimiters",
+			rec:  Record{Line: 9, Phone: " ", FirstName: "", LastName: " "},
+			want: Desired{Line: 9, Invalid: "blank row: the phone_number, first_name, last_name and image_url cells are all empty"},
+		},
+		{
 			name: "letters",
 			rec:  Record{Line: 2, Phone: "555-CALL-NOW", FirstName: "Ada"},
 			want: Desired{Line: 2, Phone: "555-CALL-NOW", FirstName: "Ada", Invalid: `phone_number: "555-CALL-NOW" contains letters; give the number in digits`},
