@@ -30,9 +30,16 @@ type limiter struct {
 	windowStart time.Time
 	windowCount int
 	prevRate    float64
+	// peak is the best accepted rate of a full window. No cut goes below
+	// half of it: 429s that come whatever the rate (a shared upstream
+	// limit, a flaky gateway) would otherwise shave 10% a second, without
+	// end, until the run crawls. The price: a server that lowers its limit
+	// below half its old one mid-run sees more 429s, each waited out.
+	peak float64
 }
 
 const (
+	floorShare     = 0.5  // no cut goes below this share of the peak
 	throttleFactor = 0.9  // on a 429, the new rate is this share of the achieved one
 	recoverFactor  = 1.03 // each second without a 429 raises the rate this much
 	minRate        = 0.5  // req/s: never stall completely
@@ -70,6 +77,7 @@ func (l *limiter) Accepted() {
 func (l *limiter) meter(t time.Time) {
 	if el := t.Sub(l.windowStart); el >= time.Second {
 		l.prevRate = float64(l.windowCount) / el.Seconds()
+		l.peak = max(l.prevRate, l.peak)
 		l.windowStart, l.windowCount = t, 0
 	}
 	l.windowCount++
@@ -116,7 +124,7 @@ func (l *limiter) Throttled() {
 		return
 	}
 	l.lastCut, l.lastRaise = t, t
-	l.set(rate.Limit(max(next, minRate)))
+	l.set(rate.Limit(max(next, floorShare*l.peak, minRate)))
 }
 
 // set changes the rate; once limited, a burst of one keeps attempts evenly

@@ -77,3 +77,26 @@ func TestLimiterThrottleWhilePaced(t *testing.T) {
 		t.Errorf("rate after a 429 while paced at 200/s = %.1f, want %.0f", got, want)
 	}
 }
+
+// 429s that come whatever the rate must not starve the run: cuts stop at
+// half the best rate the server accepted.
+func TestLimiterFloor(t *testing.T) {
+	clock := &fakeClock{t: time.Unix(1_000_000, 0)}
+	l := newLimiter(0, clock.now)
+	for range 2 { // two full windows at 400 accepted/s
+		for range 400 {
+			l.meter(clock.t)
+			clock.advance(time.Second / 400)
+		}
+	}
+	for range 120 { // two minutes with a 429 every second
+		for range 50 {
+			l.meter(clock.t)
+			clock.advance(time.Second / 50)
+		}
+		l.Throttled()
+	}
+	if got := l.Rate(); got < 0.5*400 {
+		t.Errorf("after two minutes of steady 429s the rate is %.1f req/s: the run is starving", got)
+	}
+}
