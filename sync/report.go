@@ -109,7 +109,7 @@ func NewReportWriter(w io.Writer) (*ReportWriter, error) {
 	if err := gocsv.MarshalCSV([]ReportRow{}, rw.csv); err != nil {
 		return nil, err
 	}
-	return rw, nil
+	return rw, buf.Flush()
 }
 
 // Write appends one row.
