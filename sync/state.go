@@ -371,8 +371,8 @@ func (s *State) EndRun(sum *Summary) error {
 		s.writes = nil
 	}
 	counts, _ := sum.countsJSON()
-	_, uerr := s.db.Exec(`UPDATE runs SET ended=?, counts=?, exit_code=?, input_sha256=? WHERE id=?`,
-		time.Now().UTC().Format(time.RFC3339Nano), counts, sum.ExitCode, sum.InputSHA256, s.runID)
+	_, uerr := s.db.Exec(`UPDATE runs SET ended=?, counts=?, exit_code=?, input_sha256=?, report=? WHERE id=?`,
+		time.Now().UTC().Format(time.RFC3339Nano), counts, sum.ExitCode, sum.InputSHA256, sum.Report, s.runID)
 	if err == nil {
 		err = uerr
 	}

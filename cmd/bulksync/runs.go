@@ -97,9 +97,14 @@ func runRow(r sync.RunRecord, layout string) []string {
 	if r.ExitCode != nil {
 		exit = strconv.Itoa(*r.ExitCode)
 	}
+	// A run killed before its end has no counts at all: blank. A finished
+	// one leaves out results it had none of: 0.
 	num := func(v any) string {
 		if f, ok := v.(float64); ok {
 			return strconv.FormatFloat(f, 'f', -1, 64)
+		}
+		if r.Counts != nil {
+			return "0"
 		}
 		return ""
 	}
