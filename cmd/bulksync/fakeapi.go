@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log"
 	"math"
@@ -32,6 +33,24 @@ flight 3 seconds, and exits 0.`
 // once the fake is told to stop; hanging ones are then cut.
 const fakeAPIShutdownGrace = 3 * time.Second
 
+// addFakeBehaviourFlags defines the flags for the fake's limits, latency and
+// faults; the script tests' in-process fake takes the same ones.
+func addFakeBehaviourFlags(fs *flag.FlagSet, opts *linqfake.Options) {
+	fs.Float64Var(&opts.RateLimit, "rate-limit", 0, "requests per second allowed, above which 429/1007 answers; 0 is unlimited")
+	fs.IntVar(&opts.Burst, "burst", 0, "requests allowed at once above --rate-limit; 0 is one second's worth")
+	fs.DurationVar(&opts.Latency, "latency", 0, "fixed delay added to each contact-card request")
+	fs.DurationVar(&opts.Jitter, "jitter", 0, "random extra delay, up to this much, added to --latency")
+	fs.Float64Var(&opts.Faults.Error3006, "fail-3006", 0, "`probability` (0 to 1) of answering 500/3006 internal server error")
+	fs.Float64Var(&opts.Faults.Error4004, "fail-4004", 0, "`probability` of answering 503/4004 service unavailable")
+	fs.Float64Var(&opts.Faults.Error2022, "fail-2022", 0, "`probability` of answering 500/2022 contact card setup failed (POST, PATCH)")
+	fs.Float64Var(&opts.Faults.Drop, "drop", 0, "`probability` of closing the connection without an answer")
+	fs.Float64Var(&opts.Faults.Hang, "hang", 0, "`probability` of holding the request until the client gives up or --hang-for passes")
+	fs.Float64Var(&opts.Faults.LostResponse, "lost-response", 0, "`probability` of applying the request, then closing the connection without an answer")
+	fs.Float64Var(&opts.Faults.Throttle, "fail-429", 0, "`probability` of answering 429/1007 with Retry-After: 1 whatever the rate")
+	fs.DurationVar(&opts.HangFor, "hang-for", 0, "how long a hang lasts before the request is served; 0 is until the client gives up")
+	fs.Uint64Var(&opts.Seed, "random-seed", 0, "`seed` of the random source of faults and jitter")
+}
+
 func runFakeAPI(ctx context.Context, e *env, args []string) error {
 	var (
 		opts       linqfake.Options
@@ -46,19 +65,7 @@ func runFakeAPI(ctx context.Context, e *env, args []string) error {
 	fs.StringVar(&seedFile, "seed", "", "CSV `file` of cards to start with: phone_number,first_name[,last_name,image_url,is_active]")
 	fs.StringVar(&linesFile, "lines", "", "`file` of the account's phone numbers, one E.164 number per line;\nwhen set, cards for other numbers answer 403/2006")
 	fs.StringVar(&requestLog, "request-log", "", "`file` to write every request to as JSON lines (\"-\" for stderr); truncated first")
-	fs.Float64Var(&opts.RateLimit, "rate-limit", 0, "requests per second allowed, above which 429/1007 answers; 0 is unlimited")
-	fs.IntVar(&opts.Burst, "burst", 0, "requests allowed at once above --rate-limit; 0 is one second's worth")
-	fs.DurationVar(&opts.Latency, "latency", 0, "fixed delay added to each contact-card request")
-	fs.DurationVar(&opts.Jitter, "jitter", 0, "random extra delay, up to this much, added to --latency")
-	fs.Float64Var(&opts.Faults.Error3006, "fail-3006", 0, "`probability` (0 to 1) of answering 500/3006 internal server error")
-	fs.Float64Var(&opts.Faults.Error4004, "fail-4004", 0, "`probability` of answering 503/4004 service unavailable")
-	fs.Float64Var(&opts.Faults.Error2022, "fail-2022", 0, "`probability` of answering 500/2022 contact card setup failed (POST, PATCH)")
-	fs.Float64Var(&opts.Faults.Drop, "drop", 0, "`probability` of closing the connection without an answer")
-	fs.Float64Var(&opts.Faults.Hang, "hang", 0, "`probability` of holding the request until the client gives up or --hang-for passes")
-	fs.Float64Var(&opts.Faults.LostResponse, "lost-response", 0, "`probability` of applying the request, then closing the connection without an answer")
-	fs.Float64Var(&opts.Faults.Throttle, "fail-429", 0, "`probability` of answering 429/1007 with Retry-After: 1 whatever the rate")
-	fs.DurationVar(&opts.HangFor, "hang-for", 0, "how long a hang lasts before the request is served; 0 is until the client gives up")
-	fs.Uint64Var(&opts.Seed, "random-seed", 0, "`seed` of the random source of faults and jitter")
+	addFakeBehaviourFlags(fs, &opts)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

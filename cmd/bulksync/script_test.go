@@ -79,16 +79,9 @@ func cmdFake(ts *testscript.TestScript, neg bool, args []string) {
 	seed := fs.String("seed", "", "CSV of cards to seed")
 	token := fs.String("token", "test-token", "accepted bearer token")
 	opts := linqfake.Options{}
-	fs.Float64Var(&opts.RateLimit, "rate-limit", 0, "")
-	fs.DurationVar(&opts.Latency, "latency", 0, "")
-	fs.Float64Var(&opts.Faults.Error3006, "fail-3006", 0, "")
-	fs.Float64Var(&opts.Faults.Error4004, "fail-4004", 0, "")
-	fs.Float64Var(&opts.Faults.Error2022, "fail-2022", 0, "")
-	fs.Float64Var(&opts.Faults.Drop, "drop", 0, "")
-	fs.Float64Var(&opts.Faults.Hang, "hang", 0, "")
-	fs.Float64Var(&opts.Faults.LostResponse, "lost-response", 0, "")
-	fs.DurationVar(&opts.HangFor, "hang-for", 0, "")
-	fs.Uint64Var(&opts.Seed, "random-seed", 1, "")
+	addFakeBehaviourFlags(fs, &opts)
+	// Scripts that inject faults were written against seed 1's draws.
+	fs.Set("random-seed", "1")
 	if err := fs.Parse(args); err != nil {
 		ts.Fatalf("fake: %v", err)
 	}
