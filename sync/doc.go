@@ -3,14 +3,22 @@
 // A run is one pipeline, data flowing one way, each stage in its own file:
 //
 //	source.go     read records from the CSV/CRM export (streaming, gocsv)
-//	normalize.go  phone to E.164, trim, NFC, check image URLs
+//	normalize.go  phone to E.164 (phonefast.go for the usual shapes), trim,
+//	              NFC, check image URLs
 //	snapshot.go   read every live card in one GET
-//	diff.go       compare a record with its live card, field by field
+//	diff.go       compare a record with its live card, field by field, and
+//	              with what the state says was applied (images, drift)
 //	plan.go       one action per record: create, update, noop, invalid,
 //	              duplicate, missing, inactive
 //	apply.go      send the changes: bounded errgroup, shared rate limiter
 //	              (limiter.go), retries by answer class (classify.go)
 //	report.go     one CSV row per record, streamed; summary.go counts them
+//
+// Beside the stages: state.go keeps what was applied, the run lock and the
+// history in SQLite; savedplan.go writes and applies reviewed plans (stale
+// records are skipped); events.go is how cmd/bulksync watches a run
+// (progress, logs, metrics) and how --shard splits one; client.go builds the
+// generated client and reads error answers.
 //
 // Run (run.go) drives it. The input is read twice: the first pass finds
 // duplicate phone numbers and counts the changes (for --max-changes), since
