@@ -113,7 +113,11 @@ func (a *applier) attempts(ctx context.Context, c *Change) Outcome {
 			return a.stoppedOutcome(o, last, cause)
 		}
 		if err := a.limiter.Wait(a.stop); err != nil {
-			return a.stoppedOutcome(o, last, a.stopped())
+			cause := a.stopped()
+			if cause == nil {
+				cause = err // the limiter's own refusal; not expected, never a panic
+			}
+			return a.stoppedOutcome(o, last, cause)
 		}
 		o.Attempts++
 		method, sent := http.MethodPatch, time.Now()
