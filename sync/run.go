@@ -51,8 +51,11 @@ func Run(ctx context.Context, cfg Config) error {
 		cfg.Events = noEvents{}
 	}
 	// Read the header before anything touches the network, so a wrong file
-	// or mapping fails fast with exit 2.
-	src, err := OpenSource(cfg.Input, cfg.Source)
+	// or mapping fails fast with exit 2. The first pass reads the whole
+	// input through this source, so it also fingerprints it for the run
+	// history.
+	hash := sha256.New()
+	src, err := OpenSource(io.TeeReader(cfg.Input, hash), cfg.Source)
 	if err != nil {
 		return err
 	}
@@ -78,15 +81,6 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	planner := NewPlanner(cards, known, cfg.Plan)
 	var abort, interrupted error
-	// The first pass reads the whole input, so it also fingerprints it for
-	// the run history.
-	hash := sha256.New()
-	if _, err := cfg.Input.Seek(0, io.SeekStart); err != nil {
-		return fmt.Errorf("%w: rewinding the input: %v", ErrUsage, err)
-	}
-	if src, err = OpenSource(io.TeeReader(cfg.Input, hash), cfg.Source); err != nil {
-		return err
-	}
 	if err := cfg.eachRecord(src, func(d Desired) error {
 		planner.Observe(d)
 		if stop.Err() != nil {
