@@ -123,32 +123,37 @@ func (a *applier) attempts(ctx context.Context, c *Change) Outcome {
 		method, sent := http.MethodPatch, time.Now()
 		switch {
 		case reread:
-			method = http.MethodGet
-			last = a.get(ctx, c.Phone)
+			method, last = http.MethodGet, a.get(ctx, c.Phone)
 		case create:
-			method = http.MethodPost
-			last = a.send(ctx, c.Phone, fields, create)
+			method, last = http.MethodPost, a.send(ctx, c.Phone, fields, true)
 		default:
-			last = a.send(ctx, c.Phone, fields, create)
+			last = a.send(ctx, c.Phone, fields, false)
 		}
-		ev := AttemptEvent{Line: c.Line, Phone: c.Phone, Method: method, Attempt: o.Attempts, Status: last.status,
-			Code: last.code(), Err: last.message(), Took: time.Since(sent)}
 		if last.err != "" && ctx.Err() != nil {
 			// The run was cancelled hard: this answer is lost, not failed.
 			return failedOutcome(o, last, "interrupted while the request was in flight; the card may or may not have changed")
 		}
 		class := Classify(last.status, last.code(), create && !reread)
-		ev.Class = class
-		if class != ClassThrottled && last.status != 0 {
+		// Every answer but a 429 shows the rate the server takes.
+		if class == ClassThrottled {
+			a.limiter.Throttled()
+		} else if last.status != 0 {
 			a.limiter.Accepted()
 		}
 		var wait time.Duration
-		// Every path below reports the attempt once, with the wait that
-		// follows it when there is one.
-		report := func() { ev.Rate = a.limiter.Rate(); a.events.Attempted(ev) }
-		if class != ClassThrottled && class != ClassTransient {
-			report()
+		switch class {
+		case ClassThrottled:
+			wait = a.retryWait(last, o.Attempts, true)
+		case ClassTransient:
+			wait = a.retryWait(last, o.Attempts, false)
 		}
+		ev := AttemptEvent{Line: c.Line, Phone: c.Phone, Method: method, Attempt: o.Attempts, Status: last.status,
+			Code: last.code(), Class: class, Err: last.message(), Took: time.Since(sent), Rate: a.limiter.Rate()}
+		if wait > 0 && o.Attempts < a.opts.MaxAttempts {
+			ev.Wait = wait
+		}
+		a.events.Attempted(ev)
+
 		switch class {
 		case ClassOK:
 			if reread {
@@ -194,28 +199,11 @@ func (a *applier) attempts(ctx context.Context, c *Change) Outcome {
 			// still differs.
 			reread = true
 			continue
-		case ClassThrottled:
-			a.limiter.Throttled()
-			wait = a.backoff(o.Attempts)
-			if last.apiErr != nil && last.apiErr.RetryAfter > 0 {
-				// Workers throttled together would all come back at the
-				// same instant and be throttled again: spread them over
-				// a little more than the wait asked for.
-				ra := last.apiErr.RetryAfter
-				wait = ra + time.Duration(rand.Int64N(int64(ra/4)+1))
-			}
-		case ClassTransient:
-			wait = a.backoff(o.Attempts)
-			if last.apiErr != nil && last.apiErr.RetryAfter > wait {
-				wait = last.apiErr.RetryAfter
-			}
 		}
+		// Only the throttled and transient classes get here.
 		if o.Attempts >= a.opts.MaxAttempts {
-			report()
 			return failedOutcome(o, last, fmt.Sprintf("gave up after %d attempts", o.Attempts))
 		}
-		ev.Wait = wait
-		report()
 		if err := a.sleep(a.stop, wait); err != nil {
 			return failedOutcome(o, last, fmt.Sprintf("stopped before retrying (%v)", a.stopped()))
 		}
@@ -274,6 +262,23 @@ func fieldNames(fs []fieldChange) []string {
 		names[i] = f.name
 	}
 	return names
+}
+
+// retryWait is how long to wait before retrying a throttled or transient
+// answer: the server's wish when it gave one, otherwise backoff.
+func (a *applier) retryWait(last answer, attempt int, throttled bool) time.Duration {
+	wait := a.backoff(attempt)
+	if last.apiErr == nil || last.apiErr.RetryAfter <= 0 {
+		return wait
+	}
+	ra := last.apiErr.RetryAfter
+	if throttled {
+		// Workers throttled together would all come back at the same
+		// instant and be throttled again: spread them over a little more
+		// than the wait asked for.
+		return ra + time.Duration(rand.Int64N(int64(ra/4)+1))
+	}
+	return max(wait, ra)
 }
 
 // backoff is exponential with full jitter: a random wait up to
