@@ -2,6 +2,7 @@ package sync
 
 import (
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	stdsync "sync"
@@ -189,7 +190,7 @@ type numberDesc struct {
 
 // matches retraces isNumberMatchingDesc.
 func (d numberDesc) matches(nsn string) bool {
-	if len(d.lengths) > 0 && !contains(d.lengths, int32(len(nsn))) {
+	if len(d.lengths) > 0 && !slices.Contains(d.lengths, int32(len(nsn))) {
 		return false
 	}
 	return d.pattern.MatchString(nsn)
@@ -214,7 +215,7 @@ func (r *phoneRules) lengthResult(n int) phonenumbers.ValidationResult {
 	switch {
 	case r.lengths[0] == -1:
 		return phonenumbers.INVALID_LENGTH
-	case contains(r.localLengths, int32(n)):
+	case slices.Contains(r.localLengths, int32(n)):
 		return phonenumbers.IS_POSSIBLE_LOCAL_ONLY
 	case int32(n) == r.lengths[0]:
 		return phonenumbers.IS_POSSIBLE
@@ -222,7 +223,7 @@ func (r *phoneRules) lengthResult(n int) phonenumbers.ValidationResult {
 		return phonenumbers.TOO_SHORT
 	case int32(n) > r.lengths[len(r.lengths)-1]:
 		return phonenumbers.TOO_LONG
-	case contains(r.lengths[1:], int32(n)):
+	case slices.Contains(r.lengths[1:], int32(n)):
 		return phonenumbers.IS_POSSIBLE
 	}
 	return phonenumbers.INVALID_LENGTH
@@ -250,15 +251,6 @@ func (r *phoneRules) stripNationalPrefix(number string) (_ string, ok bool) {
 		return number, true
 	}
 	return rest, true
-}
-
-func contains(lengths []int32, n int32) bool {
-	for _, l := range lengths {
-		if l == n {
-			return true
-		}
-	}
-	return false
 }
 
 // phoneRulesByRegion holds the rules of every supported region, each

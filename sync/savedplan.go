@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -217,18 +218,7 @@ func staleReason(sc savedChange, live *Card) string {
 	if len(diffs) == 0 {
 		return ""
 	}
-	return "the card changed in Linq since the plan: " + joinSemi(diffs)
-}
-
-func joinSemi(s []string) string {
-	var b bytes.Buffer
-	for i, x := range s {
-		if i > 0 {
-			b.WriteString("; ")
-		}
-		b.WriteString(x)
-	}
-	return b.String()
+	return "the card changed in Linq since the plan: " + strings.Join(diffs, "; ")
 }
 
 // changeFromSaved rebuilds a planned change, checking it against the live
