@@ -40,6 +40,8 @@ func CheckRegion(region string) error {
 func Normalize(rec Record, opts NormalizeOptions) Desired {
 	d := Desired{Line: rec.Line, Phone: strings.TrimSpace(rec.Phone)}
 	if rec.Problem != "" {
+		// Unchecked, but shown in the report: they say which contact it was.
+		d.FirstName, d.LastName, d.ImageURL = strings.TrimSpace(rec.FirstName), strings.TrimSpace(rec.LastName), strings.TrimSpace(rec.ImageURL)
 		d.Invalid = rec.Problem
 		return d
 	}

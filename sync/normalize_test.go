@@ -198,8 +198,8 @@ func TestNormalize(t *testing.T) {
 		},
 		{
 			name: "a record the source could not read",
-			rec:  Record{Line: 7, Phone: " +12125550100 ", FirstName: "Ada", Problem: "row does not have the header's 3 cells"},
-			want: Desired{Line: 7, Phone: "+12125550100", Invalid: "row does not have the header's 3 cells"},
+			rec:  Record{Line: 7, Phone: " +12125550100 ", FirstName: " Ada", Problem: "row has 2 cells, the header 3"},
+			want: Desired{Line: 7, Phone: "+12125550100", FirstName: "Ada", Invalid: "row has 2 cells, the header 3"},
 		},
 	}
 	for _, tt := range tests {

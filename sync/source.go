@@ -100,6 +100,8 @@ const (
 // with Problem set, so that it reaches the report with its line number.
 type Source struct {
 	csv       *csv.Reader
+	tape      *tape          // the current record's bytes, to recover a rejected row's cells
+	cells     map[string]int // field -> column index
 	rows      *gocsv.Unmarshaller
 	preset    string
 	columns   map[string]string // field -> header cell used
@@ -146,7 +148,8 @@ func OpenSource(r io.Reader, opts SourceOptions) (*Source, error) {
 		delim = sniffDelimiter(line)
 	}
 
-	cr := csv.NewReader(in) // in is already a large enough bufio.Reader, so csv reuses it
+	tp := &tape{r: in}
+	cr := csv.NewReader(tp)
 	cr.Comma = delim
 	// FieldsPerRecord stays 0, so the header sets the width: a row with
 	// another number of cells is an error to report, not a row to misread
@@ -186,6 +189,8 @@ func OpenSource(r io.Reader, opts SourceOptions) (*Source, error) {
 	}
 	return &Source{
 		csv:       cr,
+		tape:      tp,
+		cells:     cols,
 		rows:      rows,
 		preset:    preset,
 		columns:   columns,
@@ -210,12 +215,15 @@ func (s *Source) Next() (Record, error) {
 	v, err := s.rows.Read()
 	start := s.offset
 	s.offset = s.csv.InputOffset()
+	defer s.tape.forget(s.offset)
 	var perr *csv.ParseError
 	switch {
 	case err == io.EOF:
 		return Record{}, io.EOF
+	case errors.As(err, &perr) && perr.Err == csv.ErrFieldCount:
+		return s.ragged(perr.StartLine, s.tape.between(start, s.offset)), nil
 	case errors.As(err, &perr):
-		return Record{Line: perr.StartLine, Problem: s.describe(perr)}, nil
+		return Record{Line: perr.StartLine, Problem: perr.Error()}, nil
 	case err != nil:
 		return Record{}, fmt.Errorf("%w: reading the input: %v", ErrUsage, err)
 	}
@@ -243,12 +251,84 @@ func (s *Source) Next() (Record, error) {
 	return rec, nil
 }
 
-// describe turns a row's parse error into a Problem.
-func (s *Source) describe(err *csv.ParseError) string {
-	if err.Err == csv.ErrFieldCount {
-		return fmt.Sprintf("row does not have the header's %d cells (a cell holding the delimiter must be quoted)", s.width)
+// ragged makes the Record of a row whose cell count differs from the
+// header's, which gocsv rejects without its cells. The row's bytes are read
+// again for the report: when cells are missing at the end, the ones present
+// are in their columns and are kept; when there are extra cells, a delimiter
+// inside a cell has shifted the rest, and no cell can be trusted.
+func (s *Source) ragged(line int, raw []byte) Record {
+	rec := Record{Line: line}
+	r := csv.NewReader(bytes.NewReader(raw))
+	r.Comma, r.FieldsPerRecord = s.csv.Comma, -1
+	cells, err := r.Read()
+	if err != nil {
+		rec.Problem = fmt.Sprintf("row does not have the header's %d cells", s.width)
+		return rec
 	}
-	return err.Error()
+	if len(cells) > s.width {
+		rec.Problem = fmt.Sprintf("row has %d cells, the header %d (a cell holding the delimiter must be quoted)", len(cells), s.width)
+		return rec
+	}
+	rec.Problem = fmt.Sprintf("row has %d cells, the header %d", len(cells), s.width)
+	for field, i := range s.cells {
+		if i >= len(cells) {
+			continue
+		}
+		cell := strings.Clone(cells[i])
+		switch field {
+		case FieldPhone:
+			rec.Phone = cell
+		case FieldFirstName:
+			rec.FirstName = cell
+		case FieldLastName:
+			rec.LastName = cell
+		case FieldImageURL:
+			rec.ImageURL = cell
+		}
+	}
+	if s.checkUTF8 {
+		s.checkCells(&rec)
+	}
+	return rec
+}
+
+// tape keeps what the csv reader has taken from the input since the start
+// of the current record, read-ahead included, so that a row csv rejects can
+// be read again.
+type tape struct {
+	r    io.Reader
+	buf  []byte
+	base int64 // input offset of buf[0]
+}
+
+func (t *tape) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	t.buf = append(t.buf, p[:n]...)
+	return n, err
+}
+
+// between returns the bytes from input offset from to offset to.
+func (t *tape) between(from, to int64) []byte {
+	if from < t.base || to-t.base > int64(len(t.buf)) || from > to {
+		return nil
+	}
+	return t.buf[from-t.base : to-t.base]
+}
+
+// forget drops the bytes before input offset off. It moves the rest to the
+// front only once they are at most half the buffer, so each byte is copied
+// about once.
+func (t *tape) forget(off int64) {
+	d := off - t.base
+	if d <= 0 || d > int64(len(t.buf)) {
+		return
+	}
+	if rest := int64(len(t.buf)) - d; rest <= d {
+		t.buf = append(t.buf[:0], t.buf[d:]...)
+	} else {
+		t.buf = t.buf[d:]
+	}
+	t.base = off
 }
 
 // checkCells sets rec.Problem when a cell is not valid UTF-8, which usually

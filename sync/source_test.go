@@ -185,9 +185,21 @@ func TestSource(t *testing.T) {
 			name:  "ragged rows",
 			input: "phone_number,first_name,last_name\n+12125550100,Ada\n+12125550101,Bob,Smith,Jr\n+12125550102,Cy,Young\n",
 			want: []Record{
-				{Line: 2, Problem: "row does not have the header's 3 cells (a cell holding the delimiter must be quoted)"},
-				{Line: 3, Problem: "row does not have the header's 3 cells (a cell holding the delimiter must be quoted)"},
+				// Cells missing at the end: the ones present are in their columns.
+				{Line: 2, Phone: "+12125550100", FirstName: "Ada", Problem: "row has 2 cells, the header 3"},
+				// Extra cells: everything after an unquoted delimiter shifted.
+				{Line: 3, Problem: "row has 4 cells, the header 3 (a cell holding the delimiter must be quoted)"},
 				{Line: 4, Phone: "+12125550102", FirstName: "Cy", LastName: "Young"},
+			},
+		},
+		{
+			name: "a ragged multi-line row after a long one keeps its cells",
+			input: "phone_number,first_name,notes\n+12125550100,Ada,\"" + strings.Repeat("n", 70000) + "\"\n" +
+				"+12125550101,\"Bob\nby\"\n+12125550102,Cy,ok\n",
+			want: []Record{
+				{Line: 2, Phone: "+12125550100", FirstName: "Ada"},
+				{Line: 3, Phone: "+12125550101", FirstName: "Bob\nby", Problem: "row has 2 cells, the header 3"},
+				{Line: 5, Phone: "+12125550102", FirstName: "Cy"},
 			},
 		},
 		{
