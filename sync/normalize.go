@@ -56,6 +56,9 @@ func Normalize(rec Record, opts NormalizeOptions) Desired {
 	}
 	var badPhone, badFirst, badLast, badImage string
 	d.Phone, badPhone = normalizePhone(d.Phone, region)
+	if badPhone == "" {
+		d.Phone, badPhone = checkE164Length(strings.TrimSpace(rec.Phone), d.Phone)
+	}
 	d.FirstName, badFirst = normalizeName(FieldFirstName, rec.FirstName)
 	d.LastName, badLast = normalizeName(FieldLastName, rec.LastName)
 	d.ImageURL, badImage = normalizeImageURL(rec.ImageURL)
@@ -74,6 +77,16 @@ func normalizePhone(s, region string) (string, string) {
 		return parsePhone(s, region)
 	case !valid:
 		return s, notValidPhone(s, number, region)
+	}
+	return e164, ""
+}
+
+// checkE164Length refuses numbers longer than E.164's 15 digits, which the
+// library accepts for some regions' long national numbers (German ones run
+// to 15 digits before the country code) but the API answers with 1002.
+func checkE164Length(cell, e164 string) (string, string) {
+	if len(e164)-1 > 15 {
+		return cell, fmt.Sprintf("phone_number: %s is longer than the 15 digits E.164 allows", quoteValue(cell))
 	}
 	return e164, ""
 }

@@ -74,6 +74,12 @@ func TestNormalize(t *testing.T) {
 			want: Desired{Line: 2, FirstName: "Ada", Invalid: "phone_number: empty"},
 		},
 		{
+			name:   "valid for the library but longer than E.164",
+			rec:    Record{Line: 2, Phone: "201000000000000", FirstName: "Ada"},
+			region: "DE",
+			want:   Desired{Line: 2, Phone: "201000000000000", FirstName: "Ada", Invalid: `phone_number: "201000000000000" is longer than the 15 digits E.164 allows`},
+		},
+		{
 			name: "a row of bare delimiters",
 			rec:  Record{Line: 9, Phone: " ", FirstName: "", LastName: " "},
 			want: Desired{Line: 9, Invalid: "blank row: the phone_number, first_name, last_name and image_url cells are all empty"},
