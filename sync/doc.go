@@ -16,7 +16,7 @@
 //
 // Beside the stages: state.go keeps what was applied, the run lock and the
 // history in SQLite; savedplan.go writes and applies reviewed plans (stale
-// records are skipped); events.go is how cmd/bulksync watches a run
+// records are skipped); events.go is how internal/observe watches a run
 // (progress, logs, metrics) and how --shard splits one; client.go builds the
 // generated client and reads error answers.
 //

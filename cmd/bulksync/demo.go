@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/bulksync/bulksync/internal/linqfake"
+	"github.com/bulksync/bulksync/internal/observe"
 	"github.com/bulksync/bulksync/sync"
 )
 
@@ -90,7 +91,7 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 			state: filepath.Join(*dir, "state.db"),
 			// The demo prints to standard output, where a progress bar
 			// does not belong, and its runs take a moment anyway.
-			obs: obsOptions{quiet: true},
+			obs: observe.Options{Quiet: true},
 		}
 		demoEnv.stderr = e.stdout
 		err := runSync(ctx, &demoEnv, &o, step.command)

@@ -4,12 +4,9 @@
 // package only parses flags, wires dependencies and maps errors to exit
 // codes: the decisions are made in package sync.
 //
-// What a run shows while it goes is here too: observe.go hands the engine's
-// events (sync.Events) to the progress display (progress.go), the logs
-// (logs.go) and the metrics (metrics.go). The events come from the run's
-// goroutine and its apply workers at once; they only bump counters or log a
-// line. One goroutine per run draws the progress, on standard error through
-// console.go, which erases the bar before any other line.
+// What a run shows while it goes (progress, logs, metrics) is package
+// internal/observe, fed by the engine's events (sync.Events); this package
+// only hands it the flags.
 package main
 
 import (
@@ -21,6 +18,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/bulksync/bulksync/internal/observe"
 	"github.com/bulksync/bulksync/sync"
 )
 
@@ -78,7 +76,7 @@ func main() {
 func run(args []string, e *env) int {
 	// Everything on standard error goes through one console, so that a
 	// progress bar is erased before any other line is written there.
-	e.stderr = newConsole(e.stderr)
+	e.stderr = observe.NewConsole(e.stderr)
 	if len(args) == 0 {
 		usage(e.stderr)
 		return 2

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bulksync/bulksync/gen/linq"
+	"github.com/bulksync/bulksync/internal/observe"
 	"github.com/bulksync/bulksync/sync"
 )
 
@@ -38,7 +39,7 @@ type syncOptions struct {
 	planOut       string            // plan only
 	planIn        string            // apply only
 	apply         sync.ApplyOptions // retries for both; the rest for apply only
-	obs           obsOptions        // progress, logs, metrics
+	obs           observe.Options   // progress, logs, metrics
 }
 
 func (o *syncOptions) addFlags(fs *flag.FlagSet) {
@@ -64,7 +65,7 @@ func (o *syncOptions) addFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.apply.MaxAttempts, "max-attempts", o.apply.MaxAttempts, "attempts per request for transient failures and 429s")
 	fs.DurationVar(&o.apply.BackoffBase, "backoff-base", o.apply.BackoffBase, "first retry waits up to this long; doubles per attempt")
 	fs.DurationVar(&o.apply.BackoffMax, "backoff-max", o.apply.BackoffMax, "longest wait between attempts (Retry-After may ask for more)")
-	o.obs.addFlags(fs)
+	o.obs.AddFlags(fs)
 }
 
 // mapFlag collects --map field=Column.
@@ -234,7 +235,7 @@ func runSync(ctx context.Context, e *env, o *syncOptions, command string) (runEr
 	if err := o.apply.Check(); err != nil {
 		return err
 	}
-	obs, err := startObserver(e, &o.obs, command, o.shard, o.apply.Rate)
+	obs, err := observe.Start(e.stderr, &o.obs, command, o.shard, o.apply.Rate)
 	if err != nil {
 		return err
 	}
@@ -242,12 +243,12 @@ func runSync(ctx context.Context, e *env, o *syncOptions, command string) (runEr
 	// written last, whatever the outcome, even for a run that never started
 	// (their exit code says why).
 	var summary *sync.Summary
-	defer func() { obs.finish(summary, runErr) }()
+	defer func() { obs.Finish(summary, exitCode(runErr)) }()
 	cfg, account, err := o.config(e, command == "plan")
 	if err != nil {
 		return err
 	}
-	cfg.Events = obs.events
+	cfg.Events = obs.Events
 	var savedPlan *os.File
 	if o.planIn != "" {
 		if savedPlan, err = os.Open(o.planIn); err != nil {
@@ -337,7 +338,7 @@ func runSync(ctx context.Context, e *env, o *syncOptions, command string) (runEr
 		os.Remove(reportPath)
 		cfg.Summary.Report = ""
 	}
-	obs.stopProgress()
+	obs.StopProgress()
 	runErr = finishSummary(e, cfg.Summary, o.summaryJSON, runErr)
 	if err := state.EndRun(cfg.Summary); err != nil {
 		// The run itself is done and reported; only its history entry is

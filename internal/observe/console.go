@@ -1,4 +1,4 @@
-package main
+package observe
 
 import (
 	"io"
@@ -8,13 +8,13 @@ import (
 	"golang.org/x/term"
 )
 
-// console is standard error, shared by the progress bar and everything else
+// Console is standard error, shared by the progress bar and everything else
 // written there (logs, the summary, error messages, the signal notice). The
 // bar is drawn on the last line without a newline; anything else written
 // while it is shown erases it first, and the bar's next tick redraws it
 // below. Writes are serialised, so log lines from several workers never
 // interleave.
-type console struct {
+type Console struct {
 	mu  stdsync.Mutex
 	w   io.Writer
 	tty bool // w is a terminal: a bar may be drawn
@@ -25,12 +25,12 @@ type console struct {
 	erased chan struct{}
 }
 
-// newConsole wraps w, once: a console passed in is returned as it is.
-func newConsole(w io.Writer) *console {
-	if c, ok := w.(*console); ok {
+// NewConsole wraps w, once: a console passed in is returned as it is.
+func NewConsole(w io.Writer) *Console {
+	if c, ok := w.(*Console); ok {
 		return c
 	}
-	c := &console{w: w, erased: make(chan struct{}, 1)}
+	c := &Console{w: w, erased: make(chan struct{}, 1)}
 	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		c.tty, c.fd = true, int(f.Fd())
 	}
@@ -41,7 +41,7 @@ func newConsole(w io.Writer) *console {
 // erases it.
 const eraseBar = "\r\033[K"
 
-func (c *console) Write(p []byte) (int, error) {
+func (c *Console) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.bar {
@@ -56,7 +56,7 @@ func (c *console) Write(p []byte) (int, error) {
 }
 
 // clearBar erases the bar if it is shown.
-func (c *console) clearBar() {
+func (c *Console) clearBar() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.bar {
@@ -66,7 +66,7 @@ func (c *console) clearBar() {
 }
 
 // width is the terminal's width in columns, or 80 when unknown.
-func (c *console) width() int {
+func (c *Console) width() int {
 	if c.tty {
 		if w, _, err := term.GetSize(c.fd); err == nil && w > 0 {
 			return w
@@ -77,7 +77,7 @@ func (c *console) width() int {
 
 // barWriter is what the progress bar draws through: its output stays on the
 // current line, so the console marks the bar as shown.
-type barWriter struct{ c *console }
+type barWriter struct{ c *Console }
 
 func (b barWriter) Write(p []byte) (int, error) {
 	b.c.mu.Lock()

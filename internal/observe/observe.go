@@ -1,60 +1,72 @@
-package main
+// Package observe shows how a run goes, as the engine reports it through
+// sync.Events: a progress bar or stats lines (progress.go), logs (logs.go)
+// and Prometheus metrics (metrics.go), all on standard error through one
+// Console (console.go), which erases the bar before any other line.
+//
+// The events come from the run's goroutine and its apply workers at once;
+// they only bump counters or log a line. One goroutine per run draws the
+// progress. Nothing here decides anything about the run: package sync does,
+// and cmd/bulksync wires the two.
+package observe
 
 import (
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"time"
 
 	"github.com/bulksync/bulksync/sync"
 )
 
-// obsOptions are the flags for watching a run: progress, logs and metrics.
+// Options are the flags for watching a run: progress, logs and metrics.
 // Empty log settings mean the defaults, for runs built without flags (demo).
-type obsOptions struct {
-	quiet         bool
-	statsInterval time.Duration
-	logFormat     string
-	logLevel      string
-	metricsFile   string
-	pushgateway   string
+type Options struct {
+	Quiet         bool
+	StatsInterval time.Duration
+	LogFormat     string
+	LogLevel      string
+	MetricsFile   string
+	Pushgateway   string
 }
 
 const defaultStatsInterval = 30 * time.Second
 
-func (o *obsOptions) addFlags(fs *flag.FlagSet) {
-	fs.BoolVar(&o.quiet, "quiet", false, "no progress bar or stats lines (errors, logs and the summary still print)")
-	fs.DurationVar(&o.statsInterval, "stats-interval", defaultStatsInterval, "when standard error is not a terminal (cron), print a stats line this often")
-	fs.StringVar(&o.logFormat, "log-format", "text", "log format on standard error: text or json")
-	fs.StringVar(&o.logLevel, "log-level", defaultLogLevel, "log level: debug (every request), info (retries, rows not synced), warn (failed rows) or error")
-	fs.StringVar(&o.metricsFile, "metrics-file", "", "at the end, write Prometheus metrics to this file (node exporter textfile collector; written atomically)")
-	fs.StringVar(&o.pushgateway, "pushgateway", "", "at the end, push Prometheus metrics to this Pushgateway URL (job \"bulksync\")")
+// AddFlags defines the options' flags on fs.
+func (o *Options) AddFlags(fs *flag.FlagSet) {
+	fs.BoolVar(&o.Quiet, "quiet", false, "no progress bar or stats lines (errors, logs and the summary still print)")
+	fs.DurationVar(&o.StatsInterval, "stats-interval", defaultStatsInterval, "when standard error is not a terminal (cron), print a stats line this often")
+	fs.StringVar(&o.LogFormat, "log-format", "text", "log format on standard error: text or json")
+	fs.StringVar(&o.LogLevel, "log-level", defaultLogLevel, "log level: debug (every request), info (retries, rows not synced), warn (failed rows) or error")
+	fs.StringVar(&o.MetricsFile, "metrics-file", "", "at the end, write Prometheus metrics to this file (node exporter textfile collector; written atomically)")
+	fs.StringVar(&o.Pushgateway, "pushgateway", "", "at the end, push Prometheus metrics to this Pushgateway URL (job \"bulksync\")")
 }
 
-// observer is one run's progress display, logger and metrics, all fed by
+// Observer is one run's progress display, logger and metrics, all fed by
 // the engine's events.
-type observer struct {
-	events   sync.Events
+type Observer struct {
+	// Events is what the engine reports to (sync.Config.Events).
+	Events   sync.Events
 	progress *progress // nil with --quiet
 	metrics  *metrics  // nil without --metrics-file and --pushgateway
 	log      *slog.Logger
-	con      *console
+	con      *Console
 	started  time.Time
 }
 
-// startObserver checks the flags and starts the progress display. command
-// is plan or apply; shard is --shard as given.
-func startObserver(e *env, o *obsOptions, command, shardFlag string, rate float64) (*observer, error) {
-	con := newConsole(e.stderr)
-	log, err := newLogger(con, o.logFormat, o.logLevel)
+// Start checks the options and starts the progress display on stderr.
+// command is plan or apply; shardFlag is --shard as given; rate is --rate.
+func Start(stderr io.Writer, o *Options, command, shardFlag string, rate float64) (*Observer, error) {
+	con := NewConsole(stderr)
+	log, err := newLogger(con, o.LogFormat, o.LogLevel)
 	if err != nil {
 		return nil, err
 	}
-	interval := o.statsInterval
-	if interval <= 0 && !o.quiet {
+	interval := o.StatsInterval
+	if interval <= 0 && !o.Quiet {
 		return nil, fmt.Errorf("%w: --stats-interval: must be more than 0, such as 30s or 5m; got %v", sync.ErrUsage, interval)
 	}
-	if err := checkPushgateway(o.pushgateway); err != nil {
+	if err := checkPushgateway(o.Pushgateway); err != nil {
 		return nil, err
 	}
 	shard, err := sync.ParseShard(shardFlag)
@@ -65,9 +77,9 @@ func startObserver(e *env, o *obsOptions, command, shardFlag string, rate float6
 	if shard.Count > 0 {
 		log = log.With("shard", shard.String())
 	}
-	obs := &observer{log: log, con: con, started: time.Now()}
+	obs := &Observer{log: log, con: con, started: time.Now()}
 	events := fanout{logEvents{log}}
-	if !o.quiet {
+	if !o.Quiet {
 		prefix := "bulksync"
 		if shard.Count > 0 {
 			prefix += " shard " + shard.String()
@@ -76,28 +88,27 @@ func startObserver(e *env, o *obsOptions, command, shardFlag string, rate float6
 		obs.progress.start()
 		events = append(events, obs.progress)
 	}
-	if o.metricsFile != "" || o.pushgateway != "" {
-		obs.metrics = newMetrics(command, shard.String(), o.metricsFile, o.pushgateway)
+	if o.MetricsFile != "" || o.Pushgateway != "" {
+		obs.metrics = newMetrics(command, shard.String(), o.MetricsFile, o.Pushgateway)
 		events = append(events, obs.metrics)
 	}
-	obs.events = events
+	obs.Events = events
 	return obs, nil
 }
 
-// stopProgress erases the bar; call it before printing the summary.
-func (obs *observer) stopProgress() {
+// StopProgress erases the bar; call it before printing the summary.
+func (obs *Observer) StopProgress() {
 	if obs.progress != nil {
 		obs.progress.finish()
 	}
 }
 
-// finish ends the run's observation: the progress display stops, and the
+// Finish ends the run's observation: the progress display stops, and the
 // metrics are written and pushed. s is nil when the run stopped before it
-// had a summary. Metrics problems are printed, never returned: they do not
-// change the exit code.
-func (obs *observer) finish(s *sync.Summary, runErr error) {
-	obs.stopProgress()
-	code := exitCode(runErr)
+// had a summary; code is the run's exit code. Metrics problems are printed,
+// never returned: they do not change the exit code.
+func (obs *Observer) Finish(s *sync.Summary, code int) {
+	obs.StopProgress()
 	took := time.Since(obs.started)
 	if s != nil && s.Duration > 0 {
 		took = time.Duration(s.Duration * float64(time.Second))

@@ -1,4 +1,4 @@
-package main
+package observe
 
 import (
 	"fmt"
@@ -22,7 +22,7 @@ const barTick = 200 * time.Millisecond
 // atomic counters, so a worker never waits on the terminal; one goroutine
 // draws.
 type progress struct {
-	con      *console
+	con      *Console
 	prefix   string // "bulksync", or "bulksync shard 1/4"
 	apply    bool   // show the limiter's rate: plan sends no request
 	bar      bool   // draw a bar rather than stats lines
@@ -49,7 +49,7 @@ type progress struct {
 
 // newProgress prepares the display; start begins drawing. rate is --rate,
 // the limiter's rate until the first attempt says otherwise.
-func newProgress(con *console, prefix string, apply, bar bool, interval time.Duration, rate float64, now time.Time) *progress {
+func newProgress(con *Console, prefix string, apply, bar bool, interval time.Duration, rate float64, now time.Time) *progress {
 	p := &progress{con: con, prefix: prefix, apply: apply, bar: bar, interval: interval,
 		lastAt: now, stop: make(chan struct{}), exited: make(chan struct{})}
 	p.total.Store(-1)

@@ -1,4 +1,4 @@
-package main
+package observe
 
 import (
 	"bytes"
@@ -90,7 +90,7 @@ func TestStatsLine(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := newProgress(newConsole(&bytes.Buffer{}), tt.prefix, tt.apply, false, time.Second, tt.rate, t0)
+			p := newProgress(NewConsole(&bytes.Buffer{}), tt.prefix, tt.apply, false, time.Second, tt.rate, t0)
 			tt.feed(p)
 			if got := p.statsLine(t0.Add(tt.at)); got != tt.want {
 				t.Errorf("got  %q\nwant %q", got, tt.want)
@@ -103,7 +103,7 @@ func TestStatsLine(t *testing.T) {
 // start: a run that slows down says so.
 func TestStatsLineRateIsSinceThePreviousLine(t *testing.T) {
 	t0 := time.Now()
-	p := newProgress(newConsole(&bytes.Buffer{}), "bulksync", true, false, time.Second, 0, t0)
+	p := newProgress(NewConsole(&bytes.Buffer{}), "bulksync", true, false, time.Second, 0, t0)
 	p.Planned(1000, 1000)
 	report(p, 600, sync.ResultOK)
 	p.statsLine(t0.Add(10 * time.Second))
@@ -117,7 +117,7 @@ func TestStatsLineRateIsSinceThePreviousLine(t *testing.T) {
 // nothing else, and nothing once it is finished.
 func TestStatsLinesEveryInterval(t *testing.T) {
 	var out lockedBuffer
-	p := newProgress(newConsole(&out), "bulksync", true, false, 10*time.Millisecond, 0, time.Now())
+	p := newProgress(NewConsole(&out), "bulksync", true, false, 10*time.Millisecond, 0, time.Now())
 	p.Planned(100, 100)
 	p.start()
 	report(p, 7, sync.ResultFailed)
@@ -151,7 +151,7 @@ func TestStatsLinesEveryInterval(t *testing.T) {
 // and redrawn after it, and erased for good before the summary.
 func TestBarErasedBeforeOtherOutput(t *testing.T) {
 	var out lockedBuffer
-	con := newConsole(&out)
+	con := NewConsole(&out)
 	p := newProgress(con, "bulksync", true, true, time.Second, 0, time.Now())
 	now := time.Now()
 
@@ -207,7 +207,7 @@ func TestBarErasedBeforeOtherOutput(t *testing.T) {
 // A plan with no records draws no bar (a bar of 0 cannot be drawn).
 func TestBarEmptyPlan(t *testing.T) {
 	var out lockedBuffer
-	con := newConsole(&out)
+	con := NewConsole(&out)
 	p := newProgress(con, "bulksync", false, true, time.Second, 0, time.Now())
 	p.draw(time.Now())
 	p.Planned(0, 0)
@@ -232,7 +232,7 @@ func TestBarWidth(t *testing.T) {
 		{false, 99, true, false},
 		{true, 100000000, false, false},
 	} {
-		p := newProgress(newConsole(&bytes.Buffer{}), "bulksync", tt.apply, true, time.Second, 180, time.Now())
+		p := newProgress(NewConsole(&bytes.Buffer{}), "bulksync", tt.apply, true, time.Second, 180, time.Now())
 		p.failed.Store(3)
 		p.Planned(int(tt.total), 0)
 		p.done.Store(tt.total / 3)
@@ -256,7 +256,7 @@ func TestBarWidth(t *testing.T) {
 func TestProgressConcurrentEvents(t *testing.T) {
 	var out lockedBuffer
 	for _, bar := range []bool{false, true} {
-		p := newProgress(newConsole(&out), "bulksync", true, bar, time.Millisecond, 0, time.Now())
+		p := newProgress(NewConsole(&out), "bulksync", true, bar, time.Millisecond, 0, time.Now())
 		p.start()
 		p.Planned(8000, 8000)
 		var wg stdsync.WaitGroup
