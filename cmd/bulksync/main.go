@@ -65,7 +65,7 @@ func usage(w io.Writer) {
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintf(w, "\nRun 'bulksync <command> -h' for a command's flags.\n%s", exitStatusHelp)
+	fmt.Fprintf(w, "\nRun 'bulksync <command> -h' for a command's flags, 'bulksync --version' for the build.\n%s", exitStatusHelp)
 }
 
 func main() {
@@ -81,8 +81,12 @@ func run(args []string, e *env) int {
 		usage(e.stderr)
 		return 2
 	}
-	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	switch args[0] {
+	case "-h", "--help", "help":
 		usage(e.stdout)
+		return 0
+	case "--version", "-version", "version":
+		printVersion(e.stdout)
 		return 0
 	}
 	for _, c := range commands() {
