@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/bulksync/bulksync/gen/linq"
+	"github.com/bulksync/bulksync/internal/contract"
 	"github.com/bulksync/bulksync/internal/linqfake"
 )
 
@@ -33,7 +34,7 @@ func startFake(t *testing.T, opts linqfake.Options, cards ...linq.ContactCard) (
 	}
 	h := fake.Handler()
 	if !testing.Short() {
-		h = linqfake.ValidatingHandler(h, func(err error) { t.Errorf("contract violation: %v", err) })
+		h = contract.ValidatingHandler(h, func(err error) { t.Errorf("contract violation: %v", err) })
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)

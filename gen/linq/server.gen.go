@@ -7,18 +7,12 @@ package linq
 
 import (
 	"bytes"
-	"compress/flate"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
-	"path"
-	"strings"
 
-	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/oapi-codegen/runtime"
 )
 
@@ -1082,153 +1076,4 @@ func (sh *strictHandler) ListPhoneNumbers(w http.ResponseWriter, r *http.Request
 	} else if response != nil {
 		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
 	}
-}
-
-// Base64 encoded, compressed with deflate, json marshaled OpenAPI spec.
-// Stored as a slice of fixed-width chunks rather than one concatenated
-// const string: with thousands of chunks the chained `+` fold is several
-// times slower for the Go compiler than parsing a slice literal.
-var swaggerSpec = []string{
-	"7Fptb9vGsv4rA94CtQBaomU5uZG/XNdJGqNpGsQOeg+iHGtFjsRtyF1md2lHJ9B/P5hZkiJl2k5bJzgt",
-	"zjdb5O687Mwzz8zycxDrvNAKlbPB9HOQokjQ8J9v0Jn1ydKhof8StLGRhZNaBdPgHGOtEgulcjIDlyJk",
-	"MpcODFp0dhiEgY1TzAWtzKWSeZkH0ygM3LrAYBpI5XCFJthswuDCiBjPnt6UcTiGTF+jiYVFSPETxKkw",
-	"InZobMgiHa3clwkUwjjQS/j18NT/WAiDynXVKIRzaGjjf76L9p+I/eX7z4fjzXdBo5V1RqpVsCGtDNpC",
-	"K4vsiR9E8gY/lmgd/Rdr5VDxn6IoMhkLUnj0myWtP7ckfmdwGUyD/xltXTzyT+3omTHavKmEeJFd68/U",
-	"lchkAsYLnsJBFB3wf9JgAkuJWQK5tFaqVUgPx1CkWiGoMl+gAaUdPBsePJrww0PIRbbUJscEFjpZ849H",
-	"ICshhTAiR4cGrkRWYghHUfQYZC5WCLEus4S3WyAs0cUpJuTZVqT8/z4f4r4/xT6zq5dH9WGzwadaLTMZ",
-	"f0OnjqODyRQEkDQRO4iFSUBkBkWyBvwkrbOw1AZcKm3lyIcx9bk2C5kkqL6lrdHRFEQco7WQoJKYHMM4",
-	"ih5NOXmqMCE7tQOtvM0ijnWpHL14cDCFJQpXGuRXxJWQmVhk+DAeOVOUjSI7R3OFhq35dr45jKJHICsN",
-	"AOl12DOEd3AtXQoLEX/Qy+WA/DAed8PFoisLWAqZYQJ7zghlJSoXgl9PvrUixzpxBw/jrlfaPdelSr5p",
-	"roynoHTH+hA0QQuI2MkrBK0w/DoJQ2EhY3yrmrD7dpZPomgyBes1gHKrwnF1xoKKIoiFLh0cRmB9MXwY",
-	"wy+0/lmodVVv7Lez+iCKHk/BCFfXcvwUIyaYDOFXIR0wHdhnPlBbDHsisxqk8ik0ZO9csnd2w761+j53",
-	"tHjHJvyjbnyrROlSbeS/8JvmDEXOAoVBA05/QFWXaMqbqto+RJxsambDW5z6DD0Vhm0tjC7QOOnJy1Ia",
-	"6y6VyDmDdqhOGHCRvyxNdpOAXaQIp09fwds3L+GlVB85JdAyxHlusDQ6hz2qDvQbvedS4eBaWLCoPPbd",
-	"lGgvPXy09FlonaFQ9DgTd6nLHOfSI81NjZnw9AhlQueZUzB9190kbHuord37Zhu9+A1jF3jKUnv6pfR0",
-	"sOvtCiwvCSz5B+kwt/cFVvsAN41YYYxY31C+K6FXSYPCYWvPFnl9qNh4XS4yGYNYWJ2VDiF1rrAcAXq5",
-	"DZDe8//TBxyCqOkL8xbkBkCh+b4hMH8mBvpcypn/FJ2QWd+ZJ3hT1cl+IlfS+czxFINebGnWdEFhkOi4",
-	"9jOxdOGCaVAa2ee+HK0Vq37ntQD49p7NabgW0h2DVtmaPDgZP+nXyjrhSntzp58lmeOB4MXFxWvwL/Zt",
-	"suP1asfQ+2xrzK0+b9D2htexpoz3InZ1bmRQyXSYlytqSd8tRWZxK72FQ9xIXsrkd/aOO/ZWAsNK3T47",
-	"X0qF542nu0b+jrjYHlZlWvDi2cnLixf/CMLg5OLyzdn5T0EYnL45uzg7PXkZhMHzlyc//vjsaUun24zw",
-	"O/fp/pqy6FWTrDvoos21MIlUq1Y+qzKr6JwzJfbYkaLIXHq5Neeu8235jvAq6TqqlEmfp3YhpieNitIJ",
-	"H+xfLn/Hayy7I+oeB/YXlPYOX15Q2udyX0HpSuhT8hzdg1GMu+lAF2c4OeE6RY/y3H4xt3DaYAKL0gGR",
-	"uTXxK+mqnqyFQn+YVXwt+vC2SG6tzF3TfyFsJqN50GOhMEiMCoRBiFOhVt7QBzyHuzy0uWELAQ7GpZFu",
-	"fU4xVw3KmPmelC5tSDWfA/+8PRciC54+S7XUN41/IVSyf22kc6i4/TTUf1bEguvpa1/w4eT1GVwdAqqk",
-	"0FI56/nnosw+2LWKobRop50G1oJQCe0zU1vS0B6c2SE8F7GzEOu8IrgkVS+XMpYig4tzOH/6E+z9XybV",
-	"R1EUI5t8gGg4/t/heBBComM7rJ4MY52TtJmiDTwDkCrBT8dgEcGmwmAyopf3RSGHecKdtNWlidEOZ2qm",
-	"nl2hWUM9iiT9jUSyAObbrmEOvj+AvTsGpoMh+M28Gs2W5KBKP3WFmS4Q5p26Ow/hOtUWYe5bPKrbc5AW",
-	"BHQIDv3Orq3erqvnHPBjKTLrXe41ZdueYiyt1MpSfhv0NM6TSnIiB7qVGcX8Hoo4ZZnUbdZxoRVIZ4Hi",
-	"n6F6MJ2pfXj9y/kF6/H65OL0BQhlr9HAOIro/aoaw965E1JlaO3+ChWtxwQMLtGgiolNrtBCjkLxwhp/",
-	"1mBTfc2saaYABA9SB0M4zSRhLz0tswQcsW8Qag3jT5+A0MpLHZJ6Pz678BMmAfM2jMx94KbC8sSFx5Ks",
-	"uvUq8BIFmBduDfNOCzAHhvWQh3STaNLIyXicKVU1q/HR77QO/XbzBqqmwEA7D8FqEBCLLEMDsVDgMMtg",
-	"FlQqzQKfD7Og3nQWsDTva622vJwlVMt4ZlRb0FEnbIycRJPRODoY83YndcbusyNIH06NZnf2VXty2dMB",
-	"tLY+HI2j6BFv/UqDTDAvtEMVr+EDrmkfWxaFNhQEWnVlU7ChPQYBBgvkOKkirN78Cek9qTevhn77rTGK",
-	"tD6ubYpJNStDi1vIOuZYmYyfNPnNuXQQRY+p0Zm3Jidzirs626sZzKAGND91rDwkbJ2wrZZgzlpuiwSv",
-	"bGCfM044yLV1MD561EKPY8i0WtW3A7bOqkkUjQ6i6Ii3bYoL5KXluwKhetpDttalVLGRivvWkX6vkJWi",
-	"QOEBA590LJS/fiDzqxuIzsKjKHo89DhkMNXWtWcUFU6cPn3F8d08YF0NioSnvZDI5ZL2owgnOQz6CnmO",
-	"MZwpKl7SEW0N+grQXqfGDIIwuEJjq2HzMBpG+3VNGh5QsdUFKlHI6ukhVXLhUq6ho6vDUTvB6bcV9lCE",
-	"X6VLdel2gITn0KVRFpABn8O4Kp1VkoBUbFqpCrGSqkI/j/dDoG1BunCm6o34EPz239ttSjd4xPizpWlV",
-	"CLaxbC+p0H5ao9RgOFNnXWii+CPMwuQ2gNruM/BH0oD/WcIHY9s81bJXq4stG0zf9Q4TurdmTsNSZg4N",
-	"LNbEryS997FEsw7CwJOjXfq3HR3ukqb3O9eI4yh6sFHk7iCqZxh5UVHmBxpMT7z2fe83Vo5aN6W85OD+",
-	"JZ1JLS86vH/R9j6NVoyf3L9id66+CYOjL7Go756K136Blj2XGEycyzwXZl1FbJeecmat0G0bHr2EbYAS",
-	"DImV3Z0DBu83jCBx2jOsQbOqhrYreYWq7iikcrqRQrAMOidmVd8tf0AsLEMno/4QLra5vdJIG/Byzo6Z",
-	"8lEPe8KLIo5sUZEcN/DcpHqfWBP4MggEekM4+WLWMFP9tKENDHBesTw/QaD6SxTqbui40Zj9AezwzJfP",
-	"zOmqSftCDNl2l34ocg+mcAj/oJP1g8HJrY3pptv8knqbrwhrO5OGO1CtuoTjAG5c/bdGuWhy/4rmmvgv",
-	"DYunfKBguQP3aKWXzDc+Sev4g5cWc7gTE3XfcMVfkNgG/QiCPJ327L5i6V1GvcP4j6l3rjqfJt25ezLJ",
-	"cKaaMJXNuKppfZiB17Rd8QiLP87oITySeiqCr4pyU1Nqm6HXTDVTL38LJ5SfxzP1HwzhKIpG/AUDN+zN",
-	"twqtbxhKg9OtrWx9LtZE36lxkEi23AOox7yem/amQW6QftCC91a7ttOkzVTdpd2D0zeutoKvg4e3XqH9",
-	"B+OhpWOFsvj7A+EX4FrzbdlfGgjP+UA9TrW/QSI0rLNqjyiIkzly4g1uR8NNyL3ljQuF3uby7bY3HMJp",
-	"Z4AaE1WkHF8gR9x2plFPUHs7s9aVhA2+Ysrs3qjckjMtXR8iWf7b6Nzf6DDjb4/aYS+TCu3g1iFeK5h3",
-	"bqk27RsI5uftu4d374ko8+cqFXvnWw++eLDT0UgUsj2lp/9HlfCAVlZCP9d0vZNJm/BzH423web95t8B",
-	"AAD//w==",
-}
-
-// decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
-// after base64-decoding and flate-decompressing the embedded blob.
-func decodeSpec() ([]byte, error) {
-	encoded := strings.Join(swaggerSpec, "")
-	compressed, err := base64.StdEncoding.DecodeString(encoded)
-	if err != nil {
-		return nil, fmt.Errorf("error base64 decoding spec: %w", err)
-	}
-	zr := flate.NewReader(bytes.NewReader(compressed))
-	var buf bytes.Buffer
-	if _, err := buf.ReadFrom(zr); err != nil {
-		return nil, fmt.Errorf("read flate: %w", err)
-	}
-	if err := zr.Close(); err != nil {
-		return nil, fmt.Errorf("close flate reader: %w", err)
-	}
-
-	return buf.Bytes(), nil
-}
-
-var rawSpec = decodeSpecCached()
-
-// a naive cache of the decoded OpenAPI spec
-func decodeSpecCached() func() ([]byte, error) {
-	data, err := decodeSpec()
-	return func() ([]byte, error) {
-		return data, err
-	}
-}
-
-// Constructs a synthetic filesystem for resolving external references when loading openapi specifications.
-func PathToRawSpec(pathToFile string) map[string]func() ([]byte, error) {
-	res := make(map[string]func() ([]byte, error))
-	if len(pathToFile) > 0 {
-		res[pathToFile] = rawSpec
-	}
-
-	return res
-}
-
-// GetSpec returns the OpenAPI specification corresponding to the generated
-// code in this file. External references in the spec are resolved through
-// PathToRawSpec; externally-referenced files must be embedded in their
-// corresponding Go packages (via the import-mapping feature). URL-based
-// external refs are not supported.
-func GetSpec() (swagger *openapi3.T, err error) {
-	resolvePath := PathToRawSpec("")
-
-	loader := openapi3.NewLoader()
-	loader.IsExternalRefsAllowed = true
-	loader.ReadFromURIFunc = func(loader *openapi3.Loader, url *url.URL) ([]byte, error) {
-		pathToFile := url.String()
-		pathToFile = path.Clean(pathToFile)
-		getSpec, ok := resolvePath[pathToFile]
-		if !ok {
-			err1 := fmt.Errorf("path not found: %s", pathToFile)
-			return nil, err1
-		}
-		return getSpec()
-	}
-	var specData []byte
-	specData, err = rawSpec()
-	if err != nil {
-		return
-	}
-	swagger, err = loader.LoadFromData(specData)
-	if err != nil {
-		return
-	}
-	return
-}
-
-// GetSpecJSON returns the raw JSON bytes of the embedded OpenAPI
-// specification: decompressed but not unmarshaled. External references
-// are not resolved here; the bytes are the spec exactly as embedded by
-// codegen. The result is cached at package init time, so repeated calls
-// are cheap.
-func GetSpecJSON() ([]byte, error) {
-	return rawSpec()
-}
-
-// GetSwagger returns the OpenAPI specification corresponding to the
-// generated code in this file.
-//
-// Deprecated: GetSwagger predates kin-openapi renaming openapi3.Swagger
-// to openapi3.T. Use [GetSpec] instead. This wrapper is retained for
-// backwards compatibility.
-func GetSwagger() (*openapi3.T, error) {
-	return GetSpec()
 }

@@ -1,4 +1,12 @@
-package linqfake
+// Package contract holds the Linq fake (or any handler) to openapi.yaml:
+// ValidatingHandler checks every exchange with kin-openapi. Only tests
+// import it. It is a package of its own, not part of internal/linqfake,
+// because the bulksync binary links the fake (demo, fake-api) and must not
+// link kin-openapi's validator and JSON-schema engine: they would add to
+// its start-up, size and attack surface for a check that only tests need.
+// So `bulksync fake-api` does not validate; the tests that drive the fake
+// (internal/linqfake, sync) do.
+package contract
 
 import (
 	"bytes"
@@ -17,6 +25,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/legacy"
 
 	"github.com/bulksync/bulksync/gen/linq"
+	"github.com/bulksync/bulksync/gen/linqspec"
 )
 
 var traceIDPattern = regexp.MustCompile(`^[0-9a-f]{32}$`)
@@ -43,16 +52,16 @@ var traceIDPattern = regexp.MustCompile(`^[0-9a-f]{32}$`)
 // up on) are not checked. ValidatingHandler panics if the embedded spec does
 // not load, which only broken generated code can cause.
 func ValidatingHandler(h http.Handler, onViolation func(error)) http.Handler {
-	doc, err := linq.GetSpec()
+	doc, err := linqspec.GetSpec()
 	if err != nil {
-		panic("linqfake: loading the embedded spec: " + err.Error())
+		panic("contract: loading the embedded spec: " + err.Error())
 	}
 	// The spec's server is Linq's base URL; without it the router matches
 	// on the path alone, wherever the fake is served.
 	doc.Servers = nil
 	router, err := legacy.NewRouter(doc)
 	if err != nil {
-		panic("linqfake: routing the embedded spec: " + err.Error())
+		panic("contract: routing the embedded spec: " + err.Error())
 	}
 	envelopeSchema := doc.Components.Schemas["ErrorResponse"].Value
 	opts := &openapi3filter.Options{
@@ -175,3 +184,10 @@ func (w *teeWriter) Write(b []byte) (int, error) {
 
 // Unwrap lets the fake reach the connection through the wrapper, to drop it.
 func (w *teeWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}

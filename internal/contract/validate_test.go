@@ -1,4 +1,4 @@
-package linqfake_test
+package contract_test
 
 import (
 	"fmt"
@@ -8,7 +8,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/bulksync/bulksync/internal/linqfake"
+	"github.com/bulksync/bulksync/internal/contract"
 )
 
 // ValidatingHandler must catch a fake that breaks the contract, or the
@@ -61,7 +61,7 @@ func TestValidatingHandlerReports(t *testing.T) {
 			})
 			var mu sync.Mutex
 			var violations []string
-			h := linqfake.ValidatingHandler(broken, func(err error) {
+			h := contract.ValidatingHandler(broken, func(err error) {
 				mu.Lock()
 				defer mu.Unlock()
 				violations = append(violations, err.Error())

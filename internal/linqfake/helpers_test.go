@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/bulksync/bulksync/gen/linq"
+	"github.com/bulksync/bulksync/internal/contract"
 	"github.com/bulksync/bulksync/internal/linqfake"
 )
 
@@ -37,7 +38,7 @@ func newFixture(t *testing.T, opts linqfake.Options, cards ...linq.ContactCard) 
 	for _, c := range cards {
 		fake.PutCard(c)
 	}
-	server := httptest.NewServer(linqfake.ValidatingHandler(fake.Handler(), func(err error) {
+	server := httptest.NewServer(contract.ValidatingHandler(fake.Handler(), func(err error) {
 		t.Errorf("contract violation: %v", err)
 	}))
 	t.Cleanup(server.Close)
