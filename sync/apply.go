@@ -22,6 +22,10 @@ type ApplyOptions struct {
 	RequestTimeout time.Duration // per attempt
 	BackoffBase    time.Duration // first backoff ceiling; doubles per attempt
 	BackoffMax     time.Duration // backoff ceiling
+	// MaxRetryWait is the longest wait a server may ask for (Retry-After)
+	// before a retry; one asking for more fails the row at once rather
+	// than stall a worker for an hour. 0 = no limit.
+	MaxRetryWait time.Duration
 }
 
 // DefaultApplyOptions are the flags' defaults. Linq publishes no request
@@ -33,6 +37,7 @@ var DefaultApplyOptions = ApplyOptions{
 	RequestTimeout: 30 * time.Second,
 	BackoffBase:    time.Second,
 	BackoffMax:     30 * time.Second,
+	MaxRetryWait:   2 * time.Minute,
 }
 
 // Check validates the options, naming the flag at fault.
@@ -48,6 +53,8 @@ func (o ApplyOptions) Check() error {
 		return fmt.Errorf("%w: --request-timeout: must be positive, e.g. 30s", ErrUsage)
 	case o.BackoffBase <= 0 || o.BackoffMax < o.BackoffBase:
 		return fmt.Errorf("%w: --backoff-base and --backoff-max: need 0 < base <= max", ErrUsage)
+	case o.MaxRetryWait < 0:
+		return fmt.Errorf("%w: --max-retry-wait: %v is negative; use 0 for no limit or a duration such as 2m", ErrUsage, o.MaxRetryWait)
 	}
 	return nil
 }
@@ -112,6 +119,17 @@ func (a *applier) attempts(ctx context.Context, c *Change) Outcome {
 		if cause := a.stopped(); cause != nil {
 			return a.stoppedOutcome(o, last, cause)
 		}
+		if o.Attempts >= a.opts.MaxAttempts {
+			// Only a 409/2014 gets here: its read-back and the patch after
+			// it count as attempts too.
+			why := fmt.Sprintf("gave up after %d attempts (--max-attempts): ", o.Attempts)
+			if reread {
+				why += "the card already existed (409/2014) and no attempt was left to read it back"
+			} else {
+				why += "the card already existed (409/2014) and differs; no attempt was left to patch it"
+			}
+			return failedOutcome(o, last, why)
+		}
 		if err := a.limiter.Wait(a.stop); err != nil {
 			cause := a.stopped()
 			if cause == nil {
@@ -149,7 +167,17 @@ func (a *applier) attempts(ctx context.Context, c *Change) Outcome {
 		}
 		ev := AttemptEvent{Line: c.Line, Phone: c.Phone, Method: method, Attempt: o.Attempts, Status: last.status,
 			Code: last.code(), Class: class, Err: last.message(), Took: time.Since(sent), Rate: a.limiter.Rate()}
-		if wait > 0 && o.Attempts < a.opts.MaxAttempts {
+		// Only the server's own wish can be too long; backoff is capped by
+		// --backoff-max.
+		var asked time.Duration
+		if wait > 0 && last.apiErr != nil {
+			asked = last.apiErr.RetryAfter
+		}
+		tooLong := a.opts.MaxRetryWait > 0 && asked > a.opts.MaxRetryWait && o.Attempts < a.opts.MaxAttempts
+		switch {
+		case tooLong:
+			ev.Refused = asked
+		case wait > 0 && o.Attempts < a.opts.MaxAttempts:
 			ev.Wait = wait
 		}
 		a.events.Attempted(ev)
@@ -162,6 +190,8 @@ func (a *applier) attempts(ctx context.Context, c *Change) Outcome {
 				switch {
 				case live == nil:
 					return failedOutcome(o, last, "409/2014 on create, but reading the card back finds none")
+				case live.Phone != c.Phone:
+					return failedOutcome(o, last, fmt.Sprintf("409/2014 on create, but reading the card of %s back answered the card of %s", c.Phone, live.Phone))
 				case !live.Active:
 					return failedOutcome(o, last, "409/2014 on create: the card exists but is inactive")
 				}
@@ -180,6 +210,12 @@ func (a *applier) attempts(ctx context.Context, c *Change) Outcome {
 				// A 2xx whose body is not a card: the write may have
 				// happened, but nothing confirms it.
 				return failedOutcome(o, last, "")
+			}
+			if why := checkAnswer(c.Phone, fields, *last.card); why != "" {
+				// A 2xx that is not what was asked for (another number's
+				// card, other values) confirms nothing: the card may or may
+				// not hold the change, and the state must not say it does.
+				return failedOutcome(o, last, why)
 			}
 			o.HTTPStatus, o.TraceID, o.Card = last.status, traceOf(last), last.card
 			if !last.card.Active {
@@ -204,10 +240,51 @@ func (a *applier) attempts(ctx context.Context, c *Change) Outcome {
 		if o.Attempts >= a.opts.MaxAttempts {
 			return failedOutcome(o, last, fmt.Sprintf("gave up after %d attempts", o.Attempts))
 		}
+		if tooLong {
+			return failedOutcome(o, last, refusedWait(asked, a.opts.MaxRetryWait))
+		}
 		if err := a.sleep(a.stop, wait); err != nil {
 			return failedOutcome(o, last, fmt.Sprintf("stopped before retrying (%v)", a.stopped()))
 		}
 	}
+}
+
+// refusedWait explains a retry not made because the server asked for too
+// long a wait.
+func refusedWait(asked, most time.Duration) string {
+	return fmt.Sprintf("not retried: the server asked to wait %v before retrying, more than --max-retry-wait %v", asked, most)
+}
+
+// checkAnswer compares the card a 2xx answered with what was sent, and
+// says how they differ, or "" when they agree. The number must be the one
+// asked for, and the names the ones sent. An image is rehosted by Linq, so
+// its URL never comes back as sent: an image sent must come back as some
+// URL, and a cleared one as none.
+func checkAnswer(phone string, sent []fieldChange, card Card) string {
+	if card.Phone != phone {
+		return fmt.Sprintf("the API answered with the card of %s, not of %s: not counted as applied", card.Phone, phone)
+	}
+	var diffs []string
+	for _, f := range sent {
+		switch f.name {
+		case FieldFirstName:
+			if card.FirstName != f.new {
+				diffs = append(diffs, fmt.Sprintf("first_name %q, sent %q", card.FirstName, f.new))
+			}
+		case FieldLastName:
+			if card.LastName != f.new {
+				diffs = append(diffs, fmt.Sprintf("last_name %q, sent %q", card.LastName, f.new))
+			}
+		case FieldImageURL:
+			if (f.new == "") != (card.ImageURL == "") {
+				diffs = append(diffs, fmt.Sprintf("image_url %q, sent %q", card.ImageURL, f.new))
+			}
+		}
+	}
+	if len(diffs) == 0 {
+		return ""
+	}
+	return "the API answered with a card that does not hold what was sent (" + strings.Join(diffs, "; ") + "): not counted as applied"
 }
 
 // stopped returns why the run stops, or nil.
@@ -431,5 +508,6 @@ func (o ApplyOptions) withDefaults() ApplyOptions {
 	if o.BackoffMax > 0 {
 		d.BackoffMax = o.BackoffMax
 	}
+	d.MaxRetryWait = o.MaxRetryWait // 0 is no limit, not unset
 	return d
 }

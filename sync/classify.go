@@ -40,6 +40,10 @@ func Classify(status, code int, create bool) Class {
 		return ClassTransient
 	case status >= 200 && status < 300:
 		return ClassOK
+	case status >= 300 && status < 400:
+		// A redirect is never followed (see NewHTTPClient), whatever
+		// code its body holds.
+		return ClassPermanent
 	case status == 429 || code == 1007:
 		return ClassThrottled
 	case status == 401 || status == 403 || code == 2004 || code == 2005 || code == 2006:

@@ -43,15 +43,24 @@ func isLoopback(host string) bool {
 }
 
 // NewHTTPClient returns the HTTP client for a run of conns concurrent
-// requests. net/http keeps only two idle connections per host by default:
+// requests; timeout bounds each request (0: none, the caller's context
+// does). net/http keeps only two idle connections per host by default:
 // with more workers than that, every request but two would open a new
 // connection (and, over TLS, a new handshake).
+//
+// Redirects are never followed: the key and the card data go only to the
+// configured base URL. net/http would resend a PATCH with its body, and
+// the Authorization header too when only the port or the scheme changes
+// (https to http included). A 3xx is an answer like any other, which
+// Classify makes a permanent failure.
 func NewHTTPClient(conns int, timeout time.Duration) *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConnsPerHost = max(conns, 2)
 	t.MaxIdleConns = max(conns, t.MaxIdleConns)
-	return &http.Client{Transport: t, Timeout: timeout}
+	return &http.Client{Transport: t, Timeout: timeout, CheckRedirect: noRedirects}
 }
+
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // NewClient returns the generated Linq client, sending the API key as a
 // bearer token on every request. The key stays inside the request editor:
@@ -114,6 +123,10 @@ type envelope struct {
 // gives an APIError carrying the status and a short quote of the body.
 func parseAPIError(status int, h http.Header, body []byte) *APIError {
 	e := &APIError{Status: status, TraceID: h.Get("X-Trace-ID")}
+	if status >= 300 && status < 400 {
+		e.Message = redirectMessage(status, h.Get("Location"))
+		return e
+	}
 	var env envelope
 	if err := json.Unmarshal(body, &env); err == nil && env.Error != nil && env.Error.Code != 0 {
 		e.Code, e.Message = env.Error.Code, env.Error.Message
@@ -133,6 +146,18 @@ func parseAPIError(status int, h http.Header, body []byte) *APIError {
 		e.RetryAfter = d
 	}
 	return e
+}
+
+// redirectMessage explains a redirect that was not followed, naming where
+// it led (the host only: a URL may carry tokens of its own).
+func redirectMessage(status int, location string) string {
+	where := "no Location"
+	if u, err := url.Parse(location); err == nil && u.Host != "" {
+		where = u.Scheme + "://" + u.Host
+	} else if location != "" {
+		where = "the same host"
+	}
+	return fmt.Sprintf("the API answered a redirect (HTTP %d) to %s; redirects are never followed, so that the API key and the card data go only to the configured base URL: check --base-url", status, where)
 }
 
 // retryAfterHeader reads retry-after-ms (milliseconds) or Retry-After

@@ -34,7 +34,10 @@ type AttemptEvent struct {
 	Err     string        // why there was no answer, or the API's message
 	Took    time.Duration // the request's own time
 	Wait    time.Duration // the wait before the next attempt, when one follows
-	Rate    float64       // the shared limiter's rate after this attempt; 0 = unlimited
+	// Refused is the wait the server asked for when it was longer than
+	// --max-retry-wait, so that no retry follows.
+	Refused time.Duration
+	Rate    float64 // the shared limiter's rate after this attempt; 0 = unlimited
 }
 
 // noEvents is used when Config.Events is nil.

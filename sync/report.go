@@ -165,6 +165,11 @@ type formulaSafeWriter struct {
 	w *gocsv.SafeCSVWriter
 }
 
+// Neutralise returns cell as the report writes it: prefixed with a quote
+// when a spreadsheet would run it as a formula. Other CSV outputs (runs
+// --format csv) use it too.
+func Neutralise(cell string) string { return neutralise(cell) }
+
 func neutralise(cell string) string {
 	if cell == "" {
 		return cell

@@ -25,10 +25,14 @@ type Config struct {
 	// Stop, when done, stops the run gracefully: no new request starts,
 	// requests in flight finish, and the rest of the records are reported
 	// skipped. Cancelling Run's own context instead cuts requests in flight.
-	Stop    context.Context
-	Client  *linq.ClientWithResponses
-	Report  *ReportWriter
-	Summary *Summary
+	// The snapshot, which writes nothing, is cut at once by either.
+	Stop context.Context
+	// SnapshotTimeout bounds the whole reading of the live cards, retries
+	// and waits included; 0 = no limit.
+	SnapshotTimeout time.Duration
+	Client          *linq.ClientWithResponses
+	Report          *ReportWriter
+	Summary         *Summary
 	// State, when set, supplies what bulksync applied before (image URLs,
 	// drift) and records what this run applies. The caller opens it, calls
 	// BeginRun before Run and EndRun after.
@@ -55,15 +59,34 @@ func Run(ctx context.Context, cfg Config) error {
 	// input through this source, so it also fingerprints it for the run
 	// history.
 	hash := sha256.New()
-	src, err := OpenSource(io.TeeReader(cfg.Input, hash), cfg.Source)
-	if err != nil {
-		return err
+	src, serr := OpenSource(io.TeeReader(cfg.Input, hash), cfg.Source)
+	if serr != nil {
+		return serr
 	}
 	cfg.Summary.Preset = src.Preset()
 
-	cards, err := FetchSnapshot(ctx, cfg.Client.ClientInterface, cfg.Apply.withDefaults(), cfg.Events)
+	cards, err := cfg.snapshot(ctx)
 	if err != nil {
-		return err
+		if cfg.Stop == nil || cfg.Stop.Err() == nil {
+			return err
+		}
+		// Stopped before anything could be planned: every record is still
+		// reported, as not attempted.
+		if _, serr := cfg.Input.Seek(0, io.SeekStart); serr != nil {
+			return err
+		}
+		if src, serr = OpenSource(cfg.Input, cfg.Source); serr != nil {
+			return err
+		}
+		return cfg.unplanned(err, func(each func(Change) error) error {
+			return cfg.eachRecord(src, func(d Desired) error {
+				c := Change{Desired: d}
+				if d.Invalid != "" {
+					c.Action, c.Detail = ActionInvalid, d.Invalid
+				}
+				return each(c)
+			})
+		})
 	}
 
 	stop := cfg.Stop
@@ -186,6 +209,45 @@ func (cfg *Config) apply(ctx context.Context, changes func(each func(Change) err
 		return err
 	}
 	return cfg.finish(a.abortErr(ctx))
+}
+
+// snapshot reads the live cards. It ends at once, with the reason, on the
+// run's stop (first interrupt, --max-duration) as well as on ctx, and after
+// SnapshotTimeout: nothing is written while it runs, so there is nothing
+// to let finish.
+func (cfg *Config) snapshot(ctx context.Context) (map[string]Card, error) {
+	sctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	if cfg.Stop != nil {
+		defer context.AfterFunc(cfg.Stop, func() { cancel(context.Cause(cfg.Stop)) })()
+	}
+	if d := cfg.SnapshotTimeout; d > 0 {
+		var cancelT context.CancelFunc
+		sctx, cancelT = context.WithTimeoutCause(sctx, d, fmt.Errorf("--snapshot-timeout %v reached", d))
+		defer cancelT()
+	}
+	return FetchSnapshot(sctx, cfg.Client.ClientInterface, cfg.Apply.withDefaults(), cfg.Events)
+}
+
+// unplanned reports every record as not attempted when the run stopped
+// before the live cards were read: nothing could be planned, so a row's
+// action is blank unless the record is invalid in itself. It returns
+// runErr, the reason.
+func (cfg *Config) unplanned(runErr error, records func(each func(Change) error) error) error {
+	n := 0
+	err := records(func(c Change) error {
+		n++
+		o := Outcome{Result: ResultSkipped, Message: "not attempted: the run stopped before the live cards were read (" + context.Cause(cfg.Stop).Error() + ")"}
+		if c.Action == ActionInvalid {
+			o.Message = ""
+		}
+		return cfg.write(&c, o)
+	})
+	cfg.Summary.Records = n
+	if err != nil {
+		return err
+	}
+	return cfg.finish(runErr)
 }
 
 // unsent is the outcome of a record apply does not send.

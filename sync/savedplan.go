@@ -247,6 +247,19 @@ func changeFromSaved(sc savedChange, cards map[string]Card, known map[string]App
 	return c
 }
 
+// CheckSavedPlan reads a saved plan through, as apply --plan will, and
+// rewinds it: a plan that was edited, truncated or made for another
+// account is refused (ErrUsage) before anything is locked or written.
+func CheckSavedPlan(plan io.ReadSeeker, account string) error {
+	if _, err := readPlan(plan, account, func(savedChange) error { return nil }); err != nil {
+		return err
+	}
+	if _, err := plan.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("%w: rewinding --plan: %v", ErrUsage, err)
+	}
+	return nil
+}
+
 // RunSaved applies a saved plan (apply --plan): exactly the planned changes,
 // none for a record whose card changed since. The plan is read twice: the
 // first pass checks it whole (checksum, account) and counts its changes for
@@ -268,9 +281,22 @@ func RunSaved(ctx context.Context, cfg Config, plan io.ReadSeeker, account strin
 	}
 	cfg.Summary.Records, cfg.Summary.Changes, cfg.Summary.InputSHA256 = records, changes, hdr.InputSHA256
 	cfg.Events.Planned(records, changes)
-	cards, err := FetchSnapshot(ctx, cfg.Client.ClientInterface, cfg.Apply.withDefaults(), cfg.Events)
+	cards, err := cfg.snapshot(ctx)
 	if err != nil {
-		return err
+		if cfg.Stop == nil || cfg.Stop.Err() == nil {
+			return err
+		}
+		return cfg.unplanned(err, func(each func(Change) error) error {
+			if _, err := plan.Seek(0, io.SeekStart); err != nil {
+				return fmt.Errorf("%w: rewinding --plan: %v", ErrUsage, err)
+			}
+			_, err := readPlan(plan, account, func(sc savedChange) error {
+				c := changeFromSaved(sc, nil, nil)
+				c.Action, c.Detail, c.Fields = sc.Action, sc.Detail, nil
+				return each(c)
+			})
+			return err
+		})
 	}
 	var known map[string]Applied
 	if cfg.State != nil {

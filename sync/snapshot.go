@@ -15,7 +15,9 @@ import (
 // FetchSnapshot reads every live card in one GET /v3/contact_card and
 // returns them keyed by phone number. Transient failures and 429s are
 // retried as apply retries them; without the snapshot no record can be
-// planned, so a failure that remains aborts the run (ErrAborted).
+// planned, so a failure that remains aborts the run (ErrAborted). When ctx
+// ends (a stop, --snapshot-timeout), the request or wait in progress ends
+// at once, and the error says why (context.Cause).
 //
 // Each attempt is told to events as an AttemptEvent with Line 0: it is
 // about no record.
@@ -40,9 +42,18 @@ func FetchSnapshot(ctx context.Context, c linq.ClientInterface, retry ApplyOptio
 			ev.Status, ev.Code, ev.Err = apiErr.Status, apiErr.Code, apiErr.Message
 			ev.Class = Classify(apiErr.Status, apiErr.Code, false)
 		}
+		if ctx.Err() != nil {
+			events.Attempted(ev)
+			return nil, fmt.Errorf("%w: cannot read the live contact cards: %v", ErrAborted, context.Cause(ctx))
+		}
 		if wait < 0 || attempt >= attempts {
 			events.Attempted(ev)
 			break
+		}
+		if retry.MaxRetryWait > 0 && wait > retry.MaxRetryWait {
+			ev.Refused = wait
+			events.Attempted(ev)
+			return nil, fmt.Errorf("%w: cannot read the live contact cards: %v; %s", ErrAborted, last, refusedWait(wait, retry.MaxRetryWait))
 		}
 		if wait == 0 {
 			ceiling := min(retry.BackoffBase<<min(attempt-1, 20), retry.BackoffMax)
@@ -51,7 +62,7 @@ func FetchSnapshot(ctx context.Context, c linq.ClientInterface, retry ApplyOptio
 		ev.Wait = wait
 		events.Attempted(ev)
 		if err := sleepCtx(ctx, wait); err != nil {
-			break
+			return nil, fmt.Errorf("%w: cannot read the live contact cards: %v (last answer: %v)", ErrAborted, context.Cause(ctx), last)
 		}
 	}
 	return nil, fmt.Errorf("%w: cannot read the live contact cards: %v", ErrAborted, last)

@@ -167,6 +167,9 @@ func OpenSource(r io.Reader, opts SourceOptions) (*Source, error) {
 		return nil, err
 	}
 	fallbacks := fallbackColumns(header, preset, cols, opts.Map)
+	if err := checkDuplicateColumns(header, cols, fallbacks, opts.Map); err != nil {
+		return nil, err
+	}
 
 	// Rename the chosen columns to the field names gocsv matches against
 	// sourceRow's tags, and every other column to a name that matches none,
@@ -237,6 +240,7 @@ func (s *Source) Next() (Record, error) {
 	if strings.TrimSpace(rec.ImageURL) == "" {
 		rec.ImageURL = row.ImageURLAlt
 	}
+	checkCellSizes(&rec)
 	if s.checkUTF8 {
 		s.checkCells(&rec)
 	}
@@ -286,6 +290,7 @@ func (s *Source) ragged(line int, raw []byte) Record {
 			rec.ImageURL = cell
 		}
 	}
+	checkCellSizes(&rec)
 	if s.checkUTF8 {
 		s.checkCells(&rec)
 	}
@@ -329,6 +334,35 @@ func (t *tape) forget(off int64) {
 		t.buf = t.buf[d:]
 	}
 	t.base = off
+}
+
+// maxCell is the longest cell a record may have in a field: a name or an
+// image URL is far shorter, and a longer cell is a broken export (a
+// missing closing quote swallows the rest of the file into one cell),
+// not data to send or to copy whole into the report.
+const maxCell = 4 << 10
+
+// shownCell is how much of an oversized cell the report shows.
+const shownCell = 64
+
+// checkCellSizes sets rec.Problem when a field's cell is longer than
+// maxCell, and cuts the cell so the report shows its start and its length.
+func checkCellSizes(rec *Record) {
+	cells := []*string{&rec.Phone, &rec.FirstName, &rec.LastName, &rec.ImageURL}
+	for i, cell := range cells {
+		n := len(*cell)
+		if n <= maxCell {
+			continue
+		}
+		if rec.Problem == "" {
+			rec.Problem = fmt.Sprintf("%s cell is %d bytes long; at most %d are allowed (a missing closing quote?)", sourceFields[i], n, maxCell)
+		}
+		cut := shownCell
+		for cut > 0 && !utf8.RuneStart((*cell)[cut]) {
+			cut--
+		}
+		*cell = strings.Clone((*cell)[:cut]) + fmt.Sprintf("… (%d bytes)", n)
+	}
 }
 
 // checkCells sets rec.Problem when a cell is not valid UTF-8, which usually
@@ -577,10 +611,95 @@ func missingColumns(header []string, p preset, auto bool, missing []string) erro
 }
 
 // findColumn returns the index of the first header cell equal to name,
-// ignoring case and surrounding spaces, or -1.
+// ignoring case and surrounding spaces, or -1. Where several columns share
+// a name, "Name#2" picks the second of them (unless a column is called
+// "Name#2" itself).
 func findColumn(header []string, name string) int {
 	name = strings.TrimSpace(name)
-	return slices.IndexFunc(header, func(h string) bool { return strings.EqualFold(strings.TrimSpace(h), name) })
+	same := func(h string) bool { return strings.EqualFold(strings.TrimSpace(h), name) }
+	if i := slices.IndexFunc(header, same); i >= 0 {
+		return i
+	}
+	hash := strings.LastIndex(name, "#")
+	if hash < 0 {
+		return -1
+	}
+	n, err := strconv.Atoi(name[hash+1:])
+	if err != nil || n < 1 {
+		return -1
+	}
+	base := strings.TrimSpace(name[:hash])
+	for i, h := range header {
+		if strings.EqualFold(strings.TrimSpace(h), base) {
+			if n--; n == 0 {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
+// checkDuplicateColumns refuses a header where a column that would be read
+// shares its name with another: which one holds the data is a guess, and
+// the first is not more likely than the second. --map field="Name#2" picks
+// one.
+func checkDuplicateColumns(header []string, cols, fallbacks map[string]int, overrides map[string]string) error {
+	check := func(field string, i int) error {
+		name := header[i]
+		if m, ok := overrides[field]; ok {
+			name = m // "Name#2" is a choice; "Name" is not
+		}
+		var same []string
+		for j, h := range header {
+			if strings.EqualFold(strings.TrimSpace(h), strings.TrimSpace(name)) {
+				same = append(same, strconv.Itoa(j+1))
+			}
+		}
+		if len(same) < 2 {
+			return nil
+		}
+		col := strings.TrimSpace(header[i])
+		return fmt.Errorf("%w: columns %s of the header are all named %q, and %s would be read from one of them: pick one with --map %s=\"%s#N\", N counting those columns from 1 (e.g. --map %s=%q for the second)",
+			ErrUsage, strings.Join(same, ", "), col, field, field, col, field, col+"#2")
+	}
+	for _, field := range sourceFields {
+		if i, ok := cols[field]; ok {
+			if err := check(field, i); err != nil {
+				return err
+			}
+		}
+		if i, ok := fallbacks[field]; ok {
+			if err := check(field, i); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// CheckInput reads the header and the first record of in, as Run will, and
+// rewinds it, so that a wrong file, mapping or an empty export is refused
+// (ErrUsage) before anything is locked, written or sent. A header with no
+// record is an error unless allowEmpty: a nightly export that broke
+// upstream usually looks like that, and must not pass as a green run.
+func CheckInput(in io.ReadSeeker, opts SourceOptions, allowEmpty bool) error {
+	src, err := OpenSource(in, opts)
+	if err != nil {
+		return err
+	}
+	if !allowEmpty {
+		_, err := src.Next()
+		if err == io.EOF {
+			return fmt.Errorf("%w: no records: the input has a header and nothing else (use --allow-empty if that is expected)", ErrUsage)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if _, err := in.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("%w: rewinding the input: %v", ErrUsage, err)
+	}
+	return nil
 }
 
 // quoteHeader lists header cells for a message, cut short on wide exports.

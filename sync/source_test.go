@@ -243,10 +243,24 @@ func TestSource(t *testing.T) {
 		{
 			name:  "10 MB cells",
 			input: "phone_number,first_name,notes\n+12125550100,\"" + big + "\"," + big + "\n+12125550101,Bob,x\n",
+			// The unmapped cell is read past; the mapped one makes the row
+			// invalid and is shown cut, with its length.
 			want: []Record{
-				{Line: 2, Phone: "+12125550100", FirstName: big},
+				{Line: 2, Phone: "+12125550100", FirstName: big[:shownCell] + "… (10485760 bytes)",
+					Problem: "first_name cell is 10485760 bytes long; at most 4096 are allowed (a missing closing quote?)"},
 				{Line: 3, Phone: "+12125550101", FirstName: "Bob"},
 			},
+		},
+		{
+			name:  "a 4 KiB cell is read",
+			input: "phone_number,first_name\n+12125550100," + strings.Repeat("é", maxCell/2) + "\n",
+			want:  []Record{{Line: 2, Phone: "+12125550100", FirstName: strings.Repeat("é", maxCell/2)}},
+		},
+		{
+			name:  "a cell over 4 KiB is cut on a character boundary",
+			input: "phone_number,first_name\n+12125550100,x" + strings.Repeat("é", maxCell/2) + "\n",
+			want: []Record{{Line: 2, Phone: "+12125550100", FirstName: "x" + strings.Repeat("é", (shownCell-2)/2) + "… (4097 bytes)",
+				Problem: "first_name cell is 4097 bytes long; at most 4096 are allowed (a missing closing quote?)"}},
 		},
 		{
 			name:  "header only",
@@ -299,9 +313,21 @@ func TestSource(t *testing.T) {
 			want:        []Record{{Line: 2, Phone: "+12125550100", FirstName: "Ada"}},
 		},
 		{
-			name:  "the first of duplicate columns is used",
+			name:  "--map picks one of duplicate columns",
 			input: "Phone,FirstName,Phone\n+12125550100,Ada,+12125550199\n",
+			opts:  SourceOptions{Map: map[string]string{FieldPhone: "phone#2"}},
+			want:  []Record{{Line: 2, Phone: "+12125550199", FirstName: "Ada"}},
+		},
+		{
+			name:  "a duplicate column no field reads is ignored",
+			input: "phone_number,first_name,notes,notes\n+12125550100,Ada,a,b\n",
 			want:  []Record{{Line: 2, Phone: "+12125550100", FirstName: "Ada"}},
+		},
+		{
+			name:  "a column named with a # is found by its name",
+			input: "phone_number,first_name,Tag#2\n+12125550100,Ada,x\n",
+			opts:  SourceOptions{Map: map[string]string{FieldLastName: "Tag#2"}},
+			want:  []Record{{Line: 2, Phone: "+12125550100", FirstName: "Ada", LastName: "x"}},
 		},
 	}
 	for _, tt := range tests {
@@ -370,6 +396,14 @@ func TestSourceErrors(t *testing.T) {
 			`missing columns for phone_number and first_name: the header has "Name", "Email"; no preset fits it; the closest, generic, expects "phone_number" for phone_number, "first_name" for first_name (or use --map FIELD=COLUMN)`},
 		{"one column only", "phone_number\n+12125550100\n", SourceOptions{}, "missing column for first_name"},
 		{"wide header is cut short", "a,b,c,d,e,f,g,h,i,j,k,l,m,n,o\n", SourceOptions{Preset: "generic"}, `"l", and 3 more;`},
+		{"duplicate columns a preset reads", "Phone,FirstName,Phone\n", SourceOptions{},
+			`columns 1, 3 of the header are all named "Phone", and phone_number would be read from one of them: pick one with --map phone_number="Phone#N"`},
+		{"duplicate columns --map names", "phone_number,first_name,Surname,surname\n", SourceOptions{Map: map[string]string{"last_name": "Surname"}},
+			`columns 3, 4 of the header are all named "Surname", and last_name would be read`},
+		{"duplicate fallback columns", "First Name,Phone Number,Mobile Phone Number,Mobile Phone Number\n", SourceOptions{},
+			`columns 3, 4 of the header are all named "Mobile Phone Number"`},
+		{"--map #N beyond the duplicates", "phone_number,first_name,Phone,Phone\n", SourceOptions{Map: map[string]string{"phone_number": "Phone#3"}},
+			`--map phone_number="Phone#3": no such column`},
 		{"one column for two fields", "phone_number,first_name\n", SourceOptions{Map: map[string]string{"last_name": "first_name"}},
 			`column "first_name" would feed both first_name and last_name`},
 	}

@@ -137,6 +137,15 @@ func OpenState(path, account, command string) (*State, error) {
 func openLocked(path, account string) (*State, error) {
 	_, statErr := os.Stat(path)
 	fresh := errors.Is(statErr, os.ErrNotExist)
+	if fresh {
+		// SQLite would create it 0644; it holds customers' names. Its
+		// -wal and -shm files take the database file's mode.
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("%w: --state %s: %v", ErrUsage, path, err)
+		}
+		f.Close()
+	}
 	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)")
 	if err != nil {
 		return nil, fmt.Errorf("%w: --state %s: %v", ErrUsage, path, err)

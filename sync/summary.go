@@ -53,7 +53,9 @@ func (s *Summary) Count(r ReportRow, drift bool) {
 	if drift {
 		s.Drift++
 	}
-	s.Actions[r.Action]++
+	if r.Action != "" { // blank: stopped before anything was planned
+		s.Actions[r.Action]++
+	}
 	s.Results[r.Result]++
 	switch {
 	case r.ErrorCode != "":

@@ -55,9 +55,11 @@ EXIT STATUS
   0  every record ended ok (or planned)
   1  the run completed but some records did not sync
      (failed, invalid, duplicate, missing, inactive)
-  2  usage, configuration or input-file error; nothing was written remotely
+  2  usage, configuration or input-file error (an output that is an input,
+     an export with no records, ...): nothing was sent, no file was touched
   3  aborted: 401/403 from the API, --max-changes exceeded, interrupted,
-     another run holds the lock, or the remote snapshot could not be read
+     --max-duration reached, another run holds the lock, or the remote
+     snapshot could not be read (--snapshot-timeout included)
 `
 
 func usage(w io.Writer) {

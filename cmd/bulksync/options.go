@@ -33,6 +33,8 @@ type syncOptions struct {
 	baseURL       string
 	apiKeyFile    string
 	timeout       time.Duration
+	maxDuration   time.Duration
+	allowEmpty    bool
 	state         string
 	respectEdits  bool
 	shard         string
@@ -60,8 +62,11 @@ func (o *syncOptions) addFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.shard, "shard", "", "i/n: only the records of shard i of n (0-based), by a stable hash of the phone number;\neach shard has its own report and state")
 	fs.StringVar(&o.state, "state", "", "state database (default $XDG_STATE_HOME/bulksync/<account>.db)")
 	fs.BoolVar(&o.respectEdits, "respect-manual-edits", false, "leave fields edited in Linq since bulksync set them alone, unless the export changed them too")
-	fs.DurationVar(&o.timeout, "snapshot-timeout", 2*time.Minute, "time limit for reading all live cards")
+	fs.DurationVar(&o.timeout, "snapshot-timeout", 2*time.Minute, "time limit for reading all live cards, retries and waits included")
+	fs.DurationVar(&o.maxDuration, "max-duration", 0, "stop the run after this long (e.g. 6h): no new request starts, requests in flight finish,\nthe rest are reported skipped, exit 3; 0 = no limit")
+	fs.BoolVar(&o.allowEmpty, "allow-empty", false, "accept an input with a header and no records (otherwise exit 2: a broken upstream export\nusually looks like that)")
 	o.apply = sync.DefaultApplyOptions
+	fs.DurationVar(&o.apply.MaxRetryWait, "max-retry-wait", o.apply.MaxRetryWait, "longest wait a 429 or 5xx (Retry-After) may ask for; a longer one fails the row, or the\nreading of the live cards, at once")
 	fs.IntVar(&o.apply.MaxAttempts, "max-attempts", o.apply.MaxAttempts, "attempts per request for transient failures and 429s")
 	fs.DurationVar(&o.apply.BackoffBase, "backoff-base", o.apply.BackoffBase, "first retry waits up to this long; doubles per attempt")
 	fs.DurationVar(&o.apply.BackoffMax, "backoff-max", o.apply.BackoffMax, "longest wait between attempts (Retry-After may ask for more)")
@@ -126,7 +131,7 @@ func (o *syncOptions) config(e *env, dryRun bool) (sync.Config, string, error) {
 	if preset == "auto" {
 		preset = ""
 	}
-	client, account, err := clientFromEnv(e, o.baseURL, o.apiKeyFile, o.timeout, o.apply.Concurrency)
+	client, account, err := clientFromEnv(e, o.baseURL, o.apiKeyFile, o.apply.Concurrency)
 	if err != nil {
 		return cfg, "", err
 	}
@@ -137,8 +142,11 @@ func (o *syncOptions) config(e *env, dryRun bool) (sync.Config, string, error) {
 		MaxChanges: limit,
 		Shard:      shard,
 		DryRun:     dryRun,
-		Apply:      o.apply,
-		Client:     client,
+		// Requests carry their own limits: the snapshot this one, over all
+		// its attempts; each write --request-timeout.
+		SnapshotTimeout: o.timeout,
+		Apply:           o.apply,
+		Client:          client,
 	}, account, nil
 }
 
@@ -180,12 +188,12 @@ func credentials(e *env, baseURL, apiKeyFile string) (base, key string, err erro
 
 // clientFromEnv builds the API client and the account fingerprint. The key
 // is kept only inside the client.
-func clientFromEnv(e *env, baseURL, apiKeyFile string, timeout time.Duration, conns int) (*linq.ClientWithResponses, string, error) {
+func clientFromEnv(e *env, baseURL, apiKeyFile string, conns int) (*linq.ClientWithResponses, string, error) {
 	base, key, err := credentials(e, baseURL, apiKeyFile)
 	if err != nil {
 		return nil, "", err
 	}
-	client, err := sync.NewClient(base, key, sync.NewHTTPClient(conns, timeout))
+	client, err := sync.NewClient(base, key, sync.NewHTTPClient(conns, 0))
 	if err != nil {
 		return nil, "", err
 	}
@@ -204,35 +212,104 @@ func statePath(e *env, flag, account string, shard sync.Shard) (string, error) {
 	return sync.DefaultStatePath(e.getenv, account)
 }
 
-// openInput opens the export. Standard input is spooled to a temporary file
+// openInput opens the export. Standard input, a FIFO or a process
+// substitution (--input <(cmd)) is spooled to a temporary file first,
 // because planning reads the input twice.
 func openInput(name string, stdin io.Reader) (*os.File, func(), error) {
+	src := stdin
+	what := "standard input"
 	if name != "-" {
 		f, err := os.Open(name)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%w: --input: %v", sync.ErrUsage, err)
 		}
-		return f, func() { f.Close() }, nil
+		fi, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return nil, nil, fmt.Errorf("%w: --input: %v", sync.ErrUsage, err)
+		}
+		if fi.Mode().IsRegular() {
+			return f, func() { f.Close() }, nil
+		}
+		if fi.IsDir() {
+			f.Close()
+			return nil, nil, fmt.Errorf("%w: --input: %s is a directory", sync.ErrUsage, name)
+		}
+		defer f.Close()
+		src, what = f, "--input "+name
 	}
-	f, err := os.CreateTemp("", "bulksync-stdin-*.csv")
+	spool, cleanup, err := spoolFile()
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: spooling standard input: %v", sync.ErrUsage, err)
+		return nil, nil, fmt.Errorf("%w: spooling %s: %v", sync.ErrUsage, what, err)
 	}
-	cleanup := func() { f.Close(); os.Remove(f.Name()) }
-	if _, err := io.Copy(f, stdin); err != nil {
+	if _, err := io.Copy(spool, src); err != nil {
 		cleanup()
-		return nil, nil, fmt.Errorf("%w: reading standard input: %v", sync.ErrUsage, err)
+		return nil, nil, fmt.Errorf("%w: reading %s: %v", sync.ErrUsage, what, err)
 	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
+	if _, err := spool.Seek(0, io.SeekStart); err != nil {
 		cleanup()
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("%w: spooling %s: %v", sync.ErrUsage, what, err)
 	}
-	return f, cleanup, nil
+	return spool, cleanup, nil
 }
 
-// runSync is the body of plan and apply.
+// spoolFile creates the temporary file that holds a non-seekable input,
+// 0600 since it holds customers' names. Its name is removed at once where
+// the system allows it, so even a killed run leaves no copy behind; cleanup
+// closes it and removes it where that failed.
+func spoolFile() (*os.File, func(), error) {
+	f, err := os.CreateTemp("", "bulksync-input-*.csv")
+	if err != nil {
+		return nil, nil, err
+	}
+	removed := os.Remove(f.Name()) == nil
+	return f, func() {
+		f.Close()
+		if !removed {
+			os.Remove(f.Name())
+		}
+	}, nil
+}
+
+// paths lists the files a run reads and writes, for checkPaths. The state
+// database is found as the run will find it; when the credentials or the
+// shard are wrong, it is left out, since the run stops on that error anyway.
+func (o *syncOptions) paths(e *env) []runPath {
+	state := o.state
+	if state == "" {
+		if base, key, err := credentials(e, o.baseURL, o.apiKeyFile); err == nil && key != "" {
+			if shard, err := sync.ParseShard(o.shard); err == nil {
+				state, _ = statePath(e, "", sync.Account(base, key), shard)
+			}
+		}
+	}
+	return []runPath{
+		{"--input", o.input, false},
+		{"--plan", o.planIn, false},
+		{"--api-key-file", o.apiKeyFile, false},
+		{"--state", state, false},
+		{"--report", o.report, true},
+		{"--out", o.planOut, true},
+		{"--summary-json", o.summaryJSON, true},
+		{"--metrics-file", o.obs.MetricsFile, true},
+	}
+}
+
+// runSync is the body of plan and apply. Every check that can end in exit 2
+// comes before the lock, the state, any output file and any request: exit 2
+// means nothing was sent and no file was touched.
 func runSync(ctx context.Context, e *env, o *syncOptions, command string) (runErr error) {
 	if err := o.apply.Check(); err != nil {
+		return err
+	}
+	if o.maxDuration < 0 {
+		return fmt.Errorf("%w: --max-duration: must be positive, e.g. 6h; got %v", sync.ErrUsage, o.maxDuration)
+	}
+	if o.timeout <= 0 {
+		return fmt.Errorf("%w: --snapshot-timeout: must be positive, e.g. 2m; got %v", sync.ErrUsage, o.timeout)
+	}
+	// Before the observer: the metrics file is one of the outputs.
+	if err := checkPaths(o.paths(e)); err != nil {
 		return err
 	}
 	obs, err := observe.Start(e.stderr, &o.obs, command, o.shard, o.apply.Rate)
@@ -244,6 +321,15 @@ func runSync(ctx context.Context, e *env, o *syncOptions, command string) (runEr
 	// (their exit code says why).
 	var summary *sync.Summary
 	defer func() { obs.Finish(summary, exitCode(runErr)) }()
+	// ctx ends on the first interrupt: the run stops gracefully, as it does
+	// after --max-duration. e.hard ends on the second and cuts requests in
+	// flight.
+	stop := ctx
+	if o.maxDuration > 0 {
+		var cancel context.CancelFunc
+		stop, cancel = context.WithTimeoutCause(ctx, o.maxDuration, fmt.Errorf("--max-duration %v reached", o.maxDuration))
+		defer cancel()
+	}
 	cfg, account, err := o.config(e, command == "plan")
 	if err != nil {
 		return err
@@ -255,12 +341,18 @@ func runSync(ctx context.Context, e *env, o *syncOptions, command string) (runEr
 			return fmt.Errorf("%w: --plan: %v", sync.ErrUsage, err)
 		}
 		defer savedPlan.Close()
+		if err := sync.CheckSavedPlan(savedPlan, account); err != nil {
+			return err
+		}
 	} else {
 		in, closeIn, err := openInput(o.input, e.stdin)
 		if err != nil {
 			return err
 		}
 		defer closeIn()
+		if err := sync.CheckInput(in, cfg.Source, o.allowEmpty); err != nil {
+			return err
+		}
 		cfg.Input = in
 	}
 
@@ -275,17 +367,41 @@ func runSync(ctx context.Context, e *env, o *syncOptions, command string) (runEr
 	defer state.Close()
 	cfg.State = state
 
-	reportPath := o.report
-	if reportPath == "" {
-		reportPath = fmt.Sprintf("bulksync-%s-%s.csv", command, time.Now().Format("20060102-150405"))
+	// The outputs: a default report name is new (never an existing file);
+	// the files named by flags are truncated only once all are open.
+	reportOut := &output{flag: "--report", path: o.report}
+	outs := []*output{reportOut}
+	if o.report == "" {
+		prefix := "bulksync-" + command + "-" + time.Now().Format("20060102-150405")
+		if cfg.Shard.Count > 0 {
+			prefix += fmt.Sprintf("-shard-%d-of-%d", cfg.Shard.Index, cfg.Shard.Count)
+		}
+		f, name, err := createUnique(prefix, ".csv")
+		if err != nil {
+			return fmt.Errorf("%w: --report: %v", sync.ErrUsage, err)
+		}
+		reportOut.path, reportOut.f, reportOut.created = name, f, true
+		outs = nil
 	}
-	rf, err := os.Create(reportPath)
-	if err != nil {
-		return fmt.Errorf("%w: --report: %v", sync.ErrUsage, err)
+	var planOut *output
+	if o.planOut != "" {
+		planOut = &output{flag: "--out", path: o.planOut}
+		outs = append(outs, planOut)
+	}
+	if err := openOutputs(outs); err != nil {
+		closeOutputs([]*output{reportOut}, true)
+		return err
+	}
+	rf, reportPath := reportOut.f, reportOut.path
+	removeOutputs := func() {
+		closeOutputs([]*output{reportOut}, true)
+		if planOut != nil {
+			closeOutputs([]*output{planOut}, true)
+		}
 	}
 	report, err := sync.NewReportWriter(rf)
 	if err != nil {
-		rf.Close()
+		removeOutputs()
 		return fmt.Errorf("%w: --report: %v", sync.ErrUsage, err)
 	}
 	cfg.Report = report
@@ -301,30 +417,21 @@ func runSync(ctx context.Context, e *env, o *syncOptions, command string) (runEr
 		cfg.Summary.Input = input
 	}
 	if err := state.BeginRun(ctx, sync.RunInfo{Command: command, Input: input, Report: cfg.Summary.Report}); err != nil {
-		rf.Close()
-		os.Remove(reportPath)
+		removeOutputs()
 		return err
 	}
-	var planFile *os.File
-	if o.planOut != "" {
-		if planFile, err = os.Create(o.planOut); err != nil {
-			rf.Close()
-			os.Remove(reportPath)
-			return fmt.Errorf("%w: --out: %v", sync.ErrUsage, err)
-		}
-		cfg.PlanOut = sync.NewPlanWriter(planFile, account, o.input)
+	if planOut != nil {
+		cfg.PlanOut = sync.NewPlanWriter(planOut.f, account, o.input)
 	}
 
-	// ctx ends on the first interrupt: the run stops gracefully. e.hard ends
-	// on the second and cuts requests in flight.
-	cfg.Stop = ctx
+	cfg.Stop = stop
 	if savedPlan != nil {
 		runErr = sync.RunSaved(e.hard, cfg, savedPlan, account)
 	} else {
 		runErr = sync.Run(e.hard, cfg)
 	}
-	if planFile != nil {
-		runErr = closePlan(planFile, cfg.PlanOut, runErr)
+	if planOut != nil {
+		runErr = closePlan(planOut, cfg.PlanOut, runErr)
 	}
 	if err := report.Flush(); err != nil && runErr == nil {
 		runErr = fmt.Errorf("%w: --report: %v", sync.ErrAborted, err)
@@ -332,9 +439,9 @@ func runSync(ctx context.Context, e *env, o *syncOptions, command string) (runEr
 	if err := rf.Close(); err != nil && runErr == nil {
 		runErr = fmt.Errorf("%w: --report: %v", sync.ErrAborted, err)
 	}
-	if errors.Is(runErr, sync.ErrUsage) && report.Rows() == 0 {
+	if errors.Is(runErr, sync.ErrUsage) && report.Rows() == 0 && reportOut.created {
 		// Nothing was planned: leave no empty report behind to be mistaken
-		// for a run's result.
+		// for a run's result. Only a file this run created is removed.
 		os.Remove(reportPath)
 		cfg.Summary.Report = ""
 	}
@@ -348,21 +455,27 @@ func runSync(ctx context.Context, e *env, o *syncOptions, command string) (runEr
 	return runErr
 }
 
-// closePlan completes the --out file, or removes it when the plan is not
-// whole (an abort or interrupt): a partial plan must never be applied.
-func closePlan(f *os.File, pw *sync.PlanWriter, runErr error) error {
+// closePlan completes the --out file, or empties it when the plan is not
+// whole (an abort or interrupt): a partial plan must never be applied. A
+// file this run created is removed instead.
+func closePlan(out *output, pw *sync.PlanWriter, runErr error) error {
 	if runErr == nil || errors.Is(runErr, sync.ErrIncomplete) {
 		err := pw.Close()
-		if cerr := f.Close(); err == nil {
+		if cerr := out.f.Close(); err == nil {
 			err = cerr
 		}
 		if err == nil {
 			return runErr
 		}
 		runErr = fmt.Errorf("%w: --out: %v", sync.ErrAborted, err)
+	} else {
+		out.f.Close()
 	}
-	f.Close()
-	os.Remove(f.Name())
+	if out.created {
+		os.Remove(out.path)
+	} else {
+		os.Truncate(out.path, 0)
+	}
 	return runErr
 }
 
@@ -379,7 +492,7 @@ func finishSummary(e *env, s *sync.Summary, jsonPath string, runErr error) error
 	}
 	s.WriteText(e.stderr)
 	if jsonPath != "" {
-		f, err := os.Create(jsonPath)
+		f, err := os.OpenFile(jsonPath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 		if err == nil {
 			err = s.WriteJSON(f)
 			if cerr := f.Close(); err == nil {

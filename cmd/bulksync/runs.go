@@ -74,7 +74,13 @@ func runRuns(ctx context.Context, e *env, args []string) error {
 		w := csv.NewWriter(e.stdout)
 		w.Write([]string{"id", "command", "started", "ended", "exit_code", "records", "changes", "ok", "failed", "skipped", "input", "input_sha256", "report"})
 		for _, r := range runs {
-			w.Write(runRow(r, time.RFC3339))
+			// A file name such as "=cmd|..." must not run when the list is
+			// opened in a spreadsheet, any more than a report cell.
+			row := runRow(r, time.RFC3339)
+			for i := range row {
+				row[i] = sync.Neutralise(row[i])
+			}
+			w.Write(row)
 		}
 		w.Flush()
 		return w.Error()

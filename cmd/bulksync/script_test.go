@@ -36,6 +36,7 @@ func TestScripts(t *testing.T) {
 		Dir: "../../testdata/script",
 		Setup: func(e *testscript.Env) error {
 			e.Values["fake"] = &fakeHolder{}
+			e.Values["front"] = &frontHolder{}
 			// Never let a developer's real key or endpoint leak into a test.
 			e.Setenv("LINQ_API_V3_API_KEY", "")
 			e.Setenv("LINQ_API_V3_BASE_URL", "")
@@ -54,6 +55,10 @@ func TestScripts(t *testing.T) {
 			"genexport":  cmdGenExport,
 			"sqlexec":    cmdSQLExec,
 			"statecheck": cmdStateCheck,
+			// script_safety_test.go
+			"front":     cmdFront,
+			"recorded":  cmdRecorded,
+			"waitfront": cmdWaitFront,
 			// script_obs_test.go
 			"promcheck":    cmdPromCheck,
 			"nokey":        cmdNoKey,

@@ -65,6 +65,10 @@ func (l logEvents) Attempted(ev sync.AttemptEvent) {
 	switch {
 	case ev.Class == sync.ClassFatal:
 		level, msg = slog.LevelError, "the API refused the request for the whole account; stopping the run"
+	case ev.Refused > 0:
+		// An hour's Retry-After is worth a person's look even at the
+		// default level: the API may be limiting the whole account.
+		level, msg = slog.LevelWarn, "not retrying: the server asked for a longer wait than --max-retry-wait"
 	case ev.Wait > 0:
 		level, msg = slog.LevelInfo, "retrying"
 	default:
@@ -94,6 +98,9 @@ func (l logEvents) Attempted(ev sync.AttemptEvent) {
 	}
 	if ev.Wait > 0 {
 		attrs = append(attrs, slog.Int64("wait_ms", ev.Wait.Milliseconds()))
+	}
+	if ev.Refused > 0 {
+		attrs = append(attrs, slog.Int64("asked_wait_ms", ev.Refused.Milliseconds()))
 	}
 	attrs = append(attrs, slog.Float64("limiter_rate", ev.Rate))
 	l.log.LogAttrs(ctx, level, msg, attrs...)
