@@ -168,7 +168,7 @@ func holdsSeveralNumbers(s string) bool {
 // normalizeName trims a name and puts it in NFC, and says why the API
 // would refuse it, if it would.
 func normalizeName(field, s string) (string, string) {
-	s = norm.NFC.String(strings.TrimSpace(s))
+	s = norm.NFC.String(unneutralise(strings.TrimSpace(s)))
 	if i := strings.IndexFunc(s, unicode.IsControl); i >= 0 {
 		r, _ := utf8.DecodeRuneInString(s[i:])
 		return s, fmt.Sprintf("%s: %s contains a control character (%U)", field, quoteValue(s), r)
@@ -177,6 +177,17 @@ func normalizeName(field, s string) (string, string) {
 		return s, fmt.Sprintf("%s: longer than %d characters", field, maxNameLength)
 	}
 	return s, ""
+}
+
+// unneutralise takes off the quote that bulksync's reports and exports put
+// before a cell a spreadsheet would run as a formula (see neutralise), so
+// an export applied back sends "=x", not "'=x". A name that truly begins
+// with a quote and one of = + - @ is not one a CRM holds.
+func unneutralise(s string) string {
+	if len(s) >= 2 && s[0] == '\'' && neutralise(s[1:]) == s {
+		return s[1:]
+	}
+	return s
 }
 
 // normalizeImageURL trims a URL and checks that the API can fetch it.

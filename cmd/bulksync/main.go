@@ -45,6 +45,7 @@ func commands() []command {
 		{"plan", "show, row by row, what apply would change; writes nothing remote", runPlan},
 		{"apply", "plan, then carry the plan out against the Linq API", runApply},
 		{"runs", "list past runs from the state database", runRuns},
+		{"export", "save every live card to a file: a backup before a migration", runExport},
 		{"demo", "run plan and apply against a built-in fake Linq API with sample data", runDemo},
 		{"fake-api", "run the fake Linq API (for tests, scripts and benchmarks)", runFakeAPI},
 	}
@@ -105,7 +106,7 @@ func run(args []string, e *env) int {
 		}
 		return code
 	}
-	fmt.Fprintf(e.stderr, "bulksync: unknown command %q; commands are plan, apply, runs, demo, fake-api\n", args[0])
+	fmt.Fprintf(e.stderr, "bulksync: unknown command %q; commands are plan, apply, runs, export, demo, fake-api\n", args[0])
 	return 2
 }
 
