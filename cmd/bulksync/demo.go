@@ -77,10 +77,10 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 		}
 		return ""
 	}
-	steps := []struct{ title, command, report string }{
-		{"1. plan: what would change (nothing is written)", "plan", "report-1-plan.csv"},
-		{"2. apply: send the changes", "apply", "report-2-apply.csv"},
-		{"3. apply again: nothing changed in the export, so nothing is sent", "apply", "report-3-apply-again.csv"},
+	steps := []struct{ title, command, report, html string }{
+		{"1. plan: what would change (nothing is written)", "plan", "report-1-plan.csv", "plan-1.html"},
+		{"2. apply: send the changes", "apply", "report-2-apply.csv", "apply-2.html"},
+		{"3. apply again: nothing changed in the export, so nothing is sent", "apply", "report-3-apply-again.csv", ""},
 	}
 	for _, step := range steps {
 		fmt.Fprintf(e.stdout, "== %s\n", step.title)
@@ -92,6 +92,9 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 			// The demo prints to standard output, where a progress bar
 			// does not belong, and its runs take a moment anyway.
 			obs: observe.Options{Quiet: true},
+		}
+		if step.html != "" {
+			o.html = filepath.Join(*dir, step.html)
 		}
 		demoEnv.stderr = e.stdout
 		err := runSync(ctx, &demoEnv, &o, step.command)

@@ -21,6 +21,7 @@ type syncOptions struct {
 	input         string
 	report        string
 	summaryJSON   string
+	html          string // --html: the report as a page for review
 	preset        string
 	maps          mapFlag
 	delimiter     string
@@ -48,6 +49,7 @@ func (o *syncOptions) addFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.input, "input", "", "CSV or CRM export to read (\"-\" for standard input)")
 	fs.StringVar(&o.report, "report", "", "CSV report to write (default bulksync-<command>-<time>.csv)")
 	fs.StringVar(&o.summaryJSON, "summary-json", "", "also write the summary as JSON to this file")
+	fs.StringVar(&o.html, "html", "", "also write the report as one self-contained HTML page for review (opens offline)")
 	fs.StringVar(&o.preset, "preset", "auto", "column names: auto, generic, hubspot or salesforce")
 	fs.Var(&o.maps, "map", "field=Column: read a field from this column (repeatable; fields: phone_number, first_name, last_name, image_url)")
 	fs.StringVar(&o.delimiter, "delimiter", "", "cell delimiter: , ; tab (default: detected from the header)")
@@ -334,7 +336,8 @@ func runSync(ctx context.Context, e *env, o *syncOptions, command string) (runEr
 	if err != nil {
 		return err
 	}
-	cfg.Events = obs.Events
+	html := newHTMLOut(o.html, command)
+	cfg.Events = html.events(obs.Events)
 	var savedPlan *os.File
 	if o.planIn != "" {
 		if savedPlan, err = os.Open(o.planIn); err != nil {
@@ -445,6 +448,7 @@ func runSync(ctx context.Context, e *env, o *syncOptions, command string) (runEr
 		os.Remove(reportPath)
 		cfg.Summary.Report = ""
 	}
+	runErr = html.write(cfg.Summary.Input, report.Rows(), runErr)
 	obs.StopProgress()
 	runErr = finishSummary(e, cfg.Summary, o.summaryJSON, runErr)
 	if err := state.EndRun(cfg.Summary); err != nil {

@@ -148,13 +148,13 @@ func TestFormatMarkdown(t *testing.T) {
 }
 
 func TestParseOnly(t *testing.T) {
-	if m, err := parseOnly(""); err != nil || len(m) != 4 {
+	if m, err := parseOnly(""); err != nil || len(m) != 5 {
 		t.Errorf(`parseOnly("") = %v, %v`, m, err)
 	}
 	if m, err := parseOnly("1, 3"); err != nil || !m[1] || !m[3] || m[2] || m[4] {
 		t.Errorf(`parseOnly("1, 3") = %v, %v`, m, err)
 	}
-	for _, bad := range []string{"5", "x", "12", "1,"} {
+	for _, bad := range []string{"6", "x", "12", "1,"} {
 		if _, err := parseOnly(bad); err == nil {
 			t.Errorf("parseOnly(%q): no error", bad)
 		}

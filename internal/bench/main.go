@@ -110,7 +110,7 @@ func run() int {
 	var (
 		quick   = flag.Bool("quick", false, "smoke run: small sizes, a few seconds; writes no BENCHMARKS.md unless -out is given")
 		out     = flag.String("out", "BENCHMARKS.md", "markdown file to write, relative to the module root; \"\" writes none")
-		only    = flag.String("only", "", "comma-separated figures to run (1,2,3,4); writes no BENCHMARKS.md unless -out is given")
+		only    = flag.String("only", "", "comma-separated figures to run (1,2,3,4,5); writes no BENCHMARKS.md unless -out is given")
 		keep    = flag.Bool("keep", false, "keep the temporary directory (CSV files, reports, request logs)")
 		verbose = flag.Bool("v", false, "print each bulksync run's summary")
 	)
@@ -162,7 +162,7 @@ func run() int {
 	for _, f := range []struct {
 		n   int
 		run func(context.Context) []figure
-	}{{1, b.applyThroughput}, {2, b.applyUnderLimit}, {3, b.applyVersusRaw}, {4, b.planVersusRead}} {
+	}{{1, b.applyThroughput}, {2, b.applyUnderLimit}, {3, b.applyVersusRaw}, {4, b.planVersusRead}, {5, b.htmlPage}} {
 		if want[f.n] {
 			figs = append(figs, f.run(ctx)...)
 			b.stopFakes()
@@ -195,15 +195,15 @@ func run() int {
 
 // parseOnly reads -only; every figure when s is empty.
 func parseOnly(s string) (map[int]bool, error) {
-	want := map[int]bool{1: true, 2: true, 3: true, 4: true}
+	want := map[int]bool{1: true, 2: true, 3: true, 4: true, 5: true}
 	if s == "" {
 		return want, nil
 	}
 	picked := map[int]bool{}
 	for _, p := range strings.Split(s, ",") {
 		p = strings.TrimSpace(p)
-		if len(p) != 1 || p[0] < '1' || p[0] > '4' {
-			return nil, fmt.Errorf("%q is not a figure; figures are 1, 2, 3, 4", p)
+		if len(p) != 1 || p[0] < '1' || p[0] > '5' {
+			return nil, fmt.Errorf("%q is not a figure; figures are 1, 2, 3, 4, 5", p)
 		}
 		picked[int(p[0]-'0')] = true
 	}
