@@ -102,7 +102,7 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		if step.command == "plan" {
-			showReport(e.stdout, o.report)
+			showReport(e.stdout, o.report, 0)
 		}
 		fmt.Fprintln(e.stdout)
 	}
@@ -111,9 +111,10 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-// showReport prints the main columns of a report, so the demo shows row by
-// row what the plan decided and why.
-func showReport(w io.Writer, path string) {
+// showReport prints the main columns of a report, so the demo and plan
+// --show show row by row what the plan decided and why. With limit > 0 it
+// prints only the first limit rows that change a card (create, update).
+func showReport(w io.Writer, path string, limit int) {
 	f, err := os.Open(path)
 	if err != nil {
 		return
@@ -127,10 +128,29 @@ func showReport(w io.Writer, path string) {
 	for i, h := range rows[0] {
 		col[h] = i
 	}
+	rows = rows[1:]
+	if limit > 0 {
+		var changed [][]string
+		for _, r := range rows {
+			if a := sync.Action(r[col["action"]]); a == sync.ActionCreate || a == sync.ActionUpdate {
+				changed = append(changed, r)
+			}
+		}
+		if len(changed) == 0 {
+			return
+		}
+		fmt.Fprintf(w, "%d rows change a card", len(changed))
+		if len(changed) > limit {
+			fmt.Fprintf(w, "; the first %d (--show), every row in %s", limit, path)
+			changed = changed[:limit]
+		}
+		fmt.Fprintln(w, ":")
+		rows = changed
+	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "  LINE\tPHONE\tACTION\tFIELDS\tWHY")
-	for _, r := range rows[1:] {
+	for _, r := range rows {
 		why := []rune(r[col["error_message"]])
 		if len(why) > 70 {
 			why = append(why[:67], []rune("...")...)
@@ -138,6 +158,9 @@ func showReport(w io.Writer, path string) {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", r[col["line"]], r[col["phone_number"]], r[col["action"]], r[col["changed_fields"]], string(why))
 	}
 	tw.Flush()
+	if limit > 0 {
+		fmt.Fprintln(w)
+	}
 }
 
 func randomToken() string {

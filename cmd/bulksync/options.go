@@ -40,6 +40,7 @@ type syncOptions struct {
 	respectEdits  bool
 	shard         string
 	planOut       string            // plan only
+	show          int               // plan only: changed rows printed
 	planIn        string            // apply only
 	apply         sync.ApplyOptions // retries for both; the rest for apply only
 	obs           observe.Options   // progress, logs, metrics
@@ -450,6 +451,9 @@ func runSync(ctx context.Context, e *env, o *syncOptions, command string) (runEr
 	}
 	runErr = html.write(cfg.Summary.Input, report.Rows(), runErr)
 	obs.StopProgress()
+	if o.show > 0 && cfg.Summary.Report != "" {
+		showReport(e.stdout, reportPath, o.show)
+	}
 	runErr = finishSummary(e, cfg.Summary, o.summaryJSON, runErr)
 	if err := state.EndRun(cfg.Summary); err != nil {
 		// The run itself is done and reported; only its history entry is

@@ -14,8 +14,12 @@ func runPlan(ctx context.Context, e *env, args []string) error {
 		"Reads the export, compares it with the live cards and writes, row by row, what apply would do.\nNothing is written to Linq.")
 	o.addFlags(fs)
 	fs.StringVar(&o.planOut, "out", "", "also save the plan to this file, for 'apply --plan' after review")
+	fs.IntVar(&o.show, "show", 20, "print the first N rows that change a card on standard output; 0 prints none")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if o.show < 0 {
+		return fmt.Errorf("%w: --show: %d is negative; give a number of rows, 0 for none", sync.ErrUsage, o.show)
 	}
 	return runSync(ctx, e, &o, "plan")
 }
