@@ -23,7 +23,7 @@ func runExport(ctx context.Context, e *env, args []string) error {
 	format := fl.String("format", "csv", "csv (the generic input format plus is_active) or jsonl (one card per line)")
 	baseURL := fl.String("base-url", "", "Linq API base URL (default $LINQ_API_V3_BASE_URL or "+sync.DefaultBaseURL+")")
 	keyFile := fl.String("api-key-file", "", "file holding the API key (default: $LINQ_API_V3_API_KEY)")
-	timeout := fl.Duration("snapshot-timeout", 2*time.Minute, "time limit for reading all live cards")
+	timeout := fl.Duration("snapshot-timeout", 2*time.Minute, "time limit for reading all live cards, retries and waits included")
 	retry := sync.DefaultApplyOptions
 	fl.IntVar(&retry.MaxAttempts, "max-attempts", retry.MaxAttempts, "attempts for transient failures and 429s")
 	fl.DurationVar(&retry.BackoffBase, "backoff-base", retry.BackoffBase, "first retry waits up to this long; doubles per attempt")
@@ -46,11 +46,16 @@ func runExport(ctx context.Context, e *env, args []string) error {
 	if _, err := os.Lstat(*output); err == nil {
 		return fmt.Errorf("%w: --output: %s already exists; a backup never overwrites a file: choose a new name", sync.ErrUsage, *output)
 	}
-	client, _, err := clientFromEnv(e, *baseURL, *keyFile, *timeout, 1)
+	if *timeout <= 0 {
+		return fmt.Errorf("%w: --snapshot-timeout: must be positive, e.g. 2m; got %v", sync.ErrUsage, *timeout)
+	}
+	client, _, err := clientFromEnv(e, *baseURL, *keyFile, 1)
 	if err != nil {
 		return err
 	}
-	cards, err := sync.FetchSnapshot(ctx, client.ClientInterface, retry, nil)
+	sctx, cancel := context.WithTimeoutCause(ctx, *timeout, fmt.Errorf("--snapshot-timeout %v reached", *timeout))
+	defer cancel()
+	cards, err := sync.FetchSnapshot(sctx, client.ClientInterface, retry, nil)
 	if err != nil {
 		return err
 	}

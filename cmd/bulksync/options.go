@@ -294,6 +294,7 @@ func (o *syncOptions) paths(e *env) []runPath {
 		{"--report", o.report, true},
 		{"--out", o.planOut, true},
 		{"--summary-json", o.summaryJSON, true},
+		{"--html", o.html, true},
 		{"--metrics-file", o.obs.MetricsFile, true},
 	}
 }
