@@ -18,9 +18,9 @@ import (
 )
 
 // promcheck FILE: parse FILE with Prometheus's text-format parser (as the
-// node exporter's textfile collector does) and print each sample, sorted:
-// name{label="value",...} value.
-func cmdPromCheck(ts *testscript.TestScript, neg bool, args []string) {
+// node exporter's textfile collector does), check that every family has a
+// HELP, and print each sample, sorted: name{label="value",...} value.
+func checkProm(ts *testscript.TestScript, args []string) error {
 	if len(args) != 1 {
 		ts.Fatalf("usage: promcheck FILE")
 	}
@@ -29,19 +29,13 @@ func cmdPromCheck(ts *testscript.TestScript, neg bool, args []string) {
 	defer f.Close()
 	parser := expfmt.NewTextParser(model.UTF8Validation)
 	families, err := parser.TextToMetricFamilies(f)
-	if neg {
-		if err == nil {
-			ts.Fatalf("%s parses", args[0])
-		}
-		return
-	}
 	if err != nil {
-		ts.Fatalf("%s does not parse: %v", args[0], err)
+		return fmt.Errorf("%s does not parse: %v", args[0], err)
 	}
 	var lines []string
 	for name, mf := range families {
 		if mf.GetHelp() == "" {
-			ts.Fatalf("%s has no HELP", name)
+			return fmt.Errorf("%s has no HELP", name)
 		}
 		for _, m := range mf.GetMetric() {
 			var labels []string
@@ -57,12 +51,13 @@ func cmdPromCheck(ts *testscript.TestScript, neg bool, args []string) {
 	for _, l := range lines {
 		fmt.Fprintln(ts.Stdout(), l)
 	}
+	return nil
 }
 
 // nokey SECRET [EXCEPT...]: no file under $WORK (reports, summaries,
 // metrics, saved plans, the state database and its journal, saved output),
 // but the EXCEPT files (the key file), holds SECRET.
-func cmdNoKey(ts *testscript.TestScript, neg bool, args []string) {
+func checkNoKey(ts *testscript.TestScript, args []string) error {
 	if len(args) < 1 || len(args[0]) < 8 {
 		ts.Fatalf("usage: nokey SECRET [EXCEPT...] (SECRET of 8 characters or more)")
 	}
@@ -72,6 +67,7 @@ func cmdNoKey(ts *testscript.TestScript, neg bool, args []string) {
 		except[ts.MkAbs(e)] = true
 	}
 	n := 0
+	var leaks []string
 	err := filepath.WalkDir(ts.Getenv("WORK"), func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -81,13 +77,17 @@ func cmdNoKey(ts *testscript.TestScript, neg bool, args []string) {
 			return err
 		}
 		if bytes.Contains(b, secret) && !except[path] {
-			ts.Fatalf("%s holds the API key", path)
+			leaks = append(leaks, path)
 		}
 		n++
 		return nil
 	})
 	ts.Check(err)
+	if len(leaks) > 0 {
+		return fmt.Errorf("the API key is in %s", strings.Join(leaks, ", "))
+	}
 	fmt.Fprintf(ts.Stdout(), "%d files checked\n", n)
+	return nil
 }
 
 // xlsxformulas FILE: print how many cells of the workbook FILE hold a

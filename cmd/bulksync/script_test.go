@@ -32,8 +32,12 @@ func TestMain(m *testing.M) {
 // TestScripts runs the CLI scripts in testdata/script: one behaviour per
 // file, the first word of the name its category (plan_bom.txtar, ...).
 func TestScripts(t *testing.T) {
-	testscript.Run(t, testscript.Params{
-		Dir: "../../testdata/script",
+	testscript.Run(t, scriptParams("../../testdata/script"))
+}
+
+func scriptParams(dir string) testscript.Params {
+	return testscript.Params{
+		Dir: dir,
 		Setup: func(e *testscript.Env) error {
 			e.Values["fake"] = &fakeHolder{}
 			e.Values["front"] = &frontHolder{}
@@ -43,28 +47,67 @@ func TestScripts(t *testing.T) {
 			e.Setenv("XDG_STATE_HOME", e.WorkDir+"/.state")
 			return nil
 		},
-		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"fake":       cmdFake,
-			"fakelog":    cmdFakeLog,
-			"fakecards":  cmdFakeCards,
-			"fakeput":    cmdFakePut,
-			"csvcheck":   cmdCSVCheck,
-			"exits":      cmdExits,
-			"fakereset":  cmdFakeReset,
-			"waitreq":    cmdWaitReq,
-			"genexport":  cmdGenExport,
-			"sqlexec":    cmdSQLExec,
-			"statecheck": cmdStateCheck,
-			// script_safety_test.go
-			"front":     cmdFront,
-			"recorded":  cmdRecorded,
-			"waitfront": cmdWaitFront,
-			// script_obs_test.go
-			"promcheck":    cmdPromCheck,
-			"nokey":        cmdNoKey,
-			"xlsxformulas": cmdXLSXFormulas,
-		},
-	})
+		Cmds: scriptCmds(),
+	}
+}
+
+// scriptChecks are the scripts' custom commands that check something. They
+// honour "!": a negated check fails when the check passes. A check's
+// usage errors (and files it cannot read) fail the script either way.
+// Each has scripts in testdata/script_selftest that show it fails when it
+// should (TestScriptCommandsFail).
+var scriptChecks = map[string]func(ts *testscript.TestScript, args []string) error{
+	"csvcheck":   checkCSV,
+	"exits":      checkExits,
+	"statecheck": checkState,
+	"promcheck":  checkProm,  // script_obs_test.go
+	"nokey":      checkNoKey, // script_obs_test.go
+}
+
+// scriptActions are the scripts' custom commands that do something (start
+// the fake, print, write a file). They refuse "!": that an action failed
+// would say nothing useful.
+var scriptActions = map[string]func(ts *testscript.TestScript, neg bool, args []string){
+	"fake":      cmdFake,
+	"fakelog":   cmdFakeLog,
+	"fakecards": cmdFakeCards,
+	"fakeput":   cmdFakePut,
+	"fakereset": cmdFakeReset,
+	"waitreq":   cmdWaitReq,
+	"genexport": cmdGenExport,
+	"sqlexec":   cmdSQLExec,
+	// script_safety_test.go
+	"front":     cmdFront,
+	"recorded":  cmdRecorded,
+	"waitfront": cmdWaitFront,
+	// script_obs_test.go
+	"xlsxformulas": cmdXLSXFormulas,
+}
+
+func scriptCmds() map[string]func(ts *testscript.TestScript, neg bool, args []string) {
+	cmds := map[string]func(ts *testscript.TestScript, neg bool, args []string){}
+	for name, check := range scriptChecks {
+		cmds[name] = func(ts *testscript.TestScript, neg bool, args []string) {
+			err := check(ts, args)
+			switch {
+			case err != nil && !neg:
+				ts.Fatalf("%s: %v", name, err)
+			case err != nil && neg:
+				ts.Logf("%s failed, as wanted: %v", name, err)
+			case err == nil && neg:
+				ts.Fatalf("! %s %s: the check passed", name, strings.Join(args, " "))
+			}
+		}
+	}
+	for name, action := range scriptActions {
+		cmds[name] = func(ts *testscript.TestScript, neg bool, args []string) {
+			if neg {
+				ts.Fatalf("%s does not take \"!\": it is not a check", name)
+			}
+			action(ts, neg, args)
+		}
+	}
+	return cmds
 }
 
 type fakeHolder struct{ srv *linqfake.Server }
@@ -196,7 +239,7 @@ func cmdSQLExec(ts *testscript.TestScript, neg bool, args []string) {
 // statecheck FILE: every card the state database records as applied holds,
 // on the fake, the live values the state says the server answered: the
 // state never claims a change the server did not confirm.
-func cmdStateCheck(ts *testscript.TestScript, neg bool, args []string) {
+func checkState(ts *testscript.TestScript, args []string) error {
 	if len(args) != 1 {
 		ts.Fatalf("usage: statecheck FILE")
 	}
@@ -212,12 +255,13 @@ func cmdStateCheck(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Check(rows.Scan(&phone, &first, &last, &image))
 		c, ok := fakeOf(ts).Card(phone)
 		if !ok || c.FirstName != first || deref(c.LastName) != last || deref(c.ImageUrl) != image {
-			ts.Fatalf("state records %s as %q %q %q, the server has %+v", phone, first, last, image, c)
+			return fmt.Errorf("state records %s as %q %q %q, the server has %+v", phone, first, last, image, c)
 		}
 		n++
 	}
 	ts.Check(rows.Err())
 	fmt.Fprintf(ts.Stdout(), "%d cards in the state match the server\n", n)
+	return nil
 }
 
 // fakecards: print the fake's cards, one per line:
@@ -248,7 +292,7 @@ func cmdFakePut(ts *testscript.TestScript, neg bool, args []string) {
 
 // csvcheck FILE ROWS: FILE is a valid report: the fixed header, every row
 // with all columns, ROWS data rows, and no input line reported twice.
-func cmdCSVCheck(ts *testscript.TestScript, neg bool, args []string) {
+func checkCSV(ts *testscript.TestScript, args []string) error {
 	if len(args) != 2 {
 		ts.Fatalf("usage: csvcheck FILE ROWS")
 	}
@@ -257,28 +301,35 @@ func cmdCSVCheck(ts *testscript.TestScript, neg bool, args []string) {
 	f, err := os.Open(ts.MkAbs(args[0]))
 	ts.Check(err)
 	defer f.Close()
+	// The reader's default FieldsPerRecord checks that every row has as
+	// many cells as the header.
 	rows, err := csv.NewReader(f).ReadAll()
 	if err != nil {
-		ts.Fatalf("%s is not valid CSV: %v", args[0], err)
+		return fmt.Errorf("%s is not valid CSV: %v", args[0], err)
 	}
-	if len(rows) == 0 || strings.Join(rows[0], ",") != reportHeader {
-		ts.Fatalf("%s: header is %q", args[0], rows[0])
+	if len(rows) == 0 {
+		return fmt.Errorf("%s is empty: no header", args[0])
+	}
+	if got := strings.Join(rows[0], ","); got != reportHeader {
+		return fmt.Errorf("%s: header is %q", args[0], got)
 	}
 	seen := map[string]bool{}
 	for _, r := range rows[1:] {
 		if seen[r[0]] {
-			ts.Fatalf("%s: line %s reported twice", args[0], r[0])
+			return fmt.Errorf("%s: line %s reported twice", args[0], r[0])
 		}
 		seen[r[0]] = true
 	}
 	if got := len(rows) - 1; got != want {
-		ts.Fatalf("%s has %d rows, want %d", args[0], got, want)
+		return fmt.Errorf("%s has %d rows, want %d", args[0], got, want)
 	}
+	return nil
 }
 
 // exits CODE COMMAND [ARGS...]: run a command and check its exit code; its
-// output is kept for stdout/stderr checks as with exec.
-func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
+// output is kept for stdout/stderr checks as with exec. "! exits 2 ..."
+// wants any exit code but 2.
+func checkExits(ts *testscript.TestScript, args []string) error {
 	if len(args) < 2 {
 		ts.Fatalf("usage: exits CODE COMMAND [ARGS...]")
 	}
@@ -293,8 +344,9 @@ func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("%v", err)
 	}
 	if got != want {
-		ts.Fatalf("exit code %d, want %d", got, want)
+		return fmt.Errorf("exit code %d, want %d", got, want)
 	}
+	return nil
 }
 
 const reportHeader = "line,phone_number,action,result,changed_fields,first_name_old,first_name_new,last_name_old,last_name_new,image_url_old,image_url_new,http_status,error_code,error_message,attempts,trace_id,duration_ms"
