@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -41,18 +42,51 @@ func FuzzReadAnswer(f *testing.F) {
 		if ans.status != status {
 			t.Fatalf("status %d read as %d", status, ans.status)
 		}
+		if ans.err != "" {
+			t.Fatalf("an answer read as no answer: %q", ans.err)
+		}
 		ok := status >= 200 && status < 300
 		if !ok && ans.apiErr == nil {
 			t.Fatalf("error status %d without an APIError", status)
 		}
-		if ans.apiErr != nil {
-			if ans.apiErr.RetryAfter < 0 {
-				t.Fatalf("negative Retry-After %v", ans.apiErr.RetryAfter)
+		if !ok && (ans.card != nil || ans.traceID != "") {
+			t.Fatalf("error status %d kept a card %v or trace %q", status, ans.card, ans.traceID)
+		}
+		if ans.apiErr != nil && ans.card != nil {
+			t.Fatalf("status %d gave both a card and an error %v", status, ans.apiErr)
+		}
+		if ans.card != nil && ans.card.Phone == "" {
+			t.Fatalf("card without a phone number from body %q", body)
+		}
+		if ans.apiErr == nil && (ans.code() != 0 || ans.message() != "") {
+			t.Fatalf("no error, yet code %d and message %q", ans.code(), ans.message())
+		}
+		if e := ans.apiErr; e != nil {
+			if e.Status != status {
+				t.Fatalf("APIError status %d for HTTP %d", e.Status, status)
 			}
-			if ans.apiErr.Message == "" {
+			if e.RetryAfter < 0 {
+				t.Fatalf("negative Retry-After %v", e.RetryAfter)
+			}
+			if e.Message == "" {
 				t.Fatalf("APIError without a message for body %q", body)
 			}
-			_ = ans.apiErr.Error()
+			if ans.code() != e.Code || ans.message() != e.Message {
+				t.Fatalf("answer says code %d %q, its error %d %q", ans.code(), ans.message(), e.Code, e.Message)
+			}
+			// Without a Linq code, the body was not the envelope: the
+			// message says what came instead.
+			if e.Code == 0 && !strings.HasPrefix(e.Message, "unexpected response body: ") {
+				t.Fatalf("no code, yet message %q for body %q", e.Message, body)
+			}
+			// The text that reaches the report and the log names the
+			// status, the message and the trace.
+			msg := e.Error()
+			if !strings.HasPrefix(msg, "HTTP "+strconv.Itoa(status)) || !strings.Contains(msg, e.Message) ||
+				(e.TraceID != "" && !strings.Contains(msg, e.TraceID)) ||
+				(e.Code != 0 && !strings.Contains(msg, "code "+strconv.Itoa(e.Code))) {
+				t.Fatalf("Error() = %q for %+v", msg, e)
+			}
 		}
 		class := Classify(ans.status, ans.code(), true)
 		if ok != (class == ClassOK) {
@@ -64,6 +98,5 @@ func FuzzReadAnswer(f *testing.F) {
 		if class == ClassOK && ans.card == nil && ans.apiErr == nil && !bytes.Contains(body, []byte("contact_cards")) {
 			t.Fatalf("2xx with body %q gave neither a card nor an error", body)
 		}
-		_ = strconv.Itoa(ans.code())
 	})
 }
