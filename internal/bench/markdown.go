@@ -68,6 +68,10 @@ func methods(sz sizes) []string {
 			"Baseline: one pass of `encoding/csv` (default settings) over the same file in the bench process, after one warm-up read, median of %d; CPU times (rusage) are compared too, being less sensitive to other load than wall time. "+
 			"Peak RSS = `ru_maxrss` of the plan process. A 1-row plan against the same fake gives the fixed cost (process start + GET of every card), shown beside.",
 			sz.planSeed, joinCounts(sz.planRows), sz.rawRepeats),
+		"**5** `plan --html` pages of made-up rows (a quarter each create, update, noop, invalid; `htmlreport.WriteSample`), opened from file:// in headless Chromium (chromedp, fresh profile, no network). " +
+			"Time to interactive = from Navigate to the page's script having parsed the rows and drawn the first window (`body[data-ready]`), best of 2 loads, after one warm-up load. " +
+			"Baseline: the same page with 100 rows, the browser's fixed cost. The number of rows in the DOM after loading shows that rows are drawn on demand. " +
+			"Skipped, not failed, where Chromium is not installed.",
 	}
 }
 
