@@ -217,35 +217,57 @@ func statePath(e *env, flag, account string, shard sync.Shard) (string, error) {
 
 // openInput opens the export. Standard input, a FIFO or a process
 // substitution (--input <(cmd)) is spooled to a temporary file first,
-// because planning reads the input twice.
-func openInput(name string, stdin io.Reader) (*os.File, func(), error) {
-	src := stdin
-	what := "standard input"
+// because planning reads the input twice. Reading it may block for as long
+// as the writer takes (opening a FIFO blocks until one appears): stop (the
+// first interrupt, --max-duration) ends the wait.
+func openInput(stop context.Context, name string, stdin io.Reader) (*os.File, func(), error) {
 	if name != "-" {
-		f, err := os.Open(name)
+		fi, err := os.Stat(name)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%w: --input: %v", sync.ErrUsage, err)
-		}
-		fi, err := f.Stat()
-		if err != nil {
-			f.Close()
-			return nil, nil, fmt.Errorf("%w: --input: %v", sync.ErrUsage, err)
-		}
-		if fi.Mode().IsRegular() {
-			return f, func() { f.Close() }, nil
 		}
 		if fi.IsDir() {
-			f.Close()
 			return nil, nil, fmt.Errorf("%w: --input: %s is a directory", sync.ErrUsage, name)
 		}
-		defer f.Close()
-		src, what = f, "--input "+name
+		if fi.Mode().IsRegular() {
+			f, err := os.Open(name)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%w: --input: %v", sync.ErrUsage, err)
+			}
+			return f, func() { f.Close() }, nil
+		}
+	}
+	what := "standard input"
+	if name != "-" {
+		what = "--input " + name
 	}
 	spool, cleanup, err := spoolFile()
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: spooling %s: %v", sync.ErrUsage, what, err)
 	}
-	if _, err := io.Copy(spool, src); err != nil {
+	copied := make(chan error, 1)
+	go func() {
+		src := stdin
+		if name != "-" {
+			f, err := os.Open(name)
+			if err != nil {
+				copied <- err
+				return
+			}
+			defer f.Close()
+			src = f
+		}
+		_, err := io.Copy(spool, src)
+		copied <- err
+	}()
+	select {
+	case err = <-copied:
+	case <-stop.Done():
+		// The copy is left blocked on its read; the process ends soon.
+		cleanup()
+		return nil, nil, fmt.Errorf("%w: %v while reading %s", sync.ErrAborted, context.Cause(stop), what)
+	}
+	if err != nil {
 		cleanup()
 		return nil, nil, fmt.Errorf("%w: reading %s: %v", sync.ErrUsage, what, err)
 	}
@@ -350,7 +372,7 @@ func runSync(ctx context.Context, e *env, o *syncOptions, command string) (runEr
 			return err
 		}
 	} else {
-		in, closeIn, err := openInput(o.input, e.stdin)
+		in, closeIn, err := openInput(stop, o.input, e.stdin)
 		if err != nil {
 			return err
 		}
