@@ -1,12 +1,14 @@
 package sync
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestAttemptsNeverExceedMaxAttempts: a create that meets 409/2014 reads
@@ -102,5 +104,46 @@ func TestRedirectNotFollowed(t *testing.T) {
 	case got := <-reached:
 		t.Errorf("the redirect was followed: %s", got)
 	default:
+	}
+}
+
+// TestStopEndsSnapshot: a stop ends a hanging read of the live cards at
+// once, and every record is still reported, skipped, with the reason.
+func TestStopEndsSnapshot(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done()
+	}))
+	defer srv.Close()
+	stop, cancel := context.WithCancelCause(context.Background())
+	cancel(errors.New("interrupted by SIGTERM"))
+	res := runSync(t, srv.URL, "phone_number,first_name\n+12125550001,New\nnot a number,Bad\n", func(c *Config) { c.Stop = stop })
+	if !errors.Is(res.err, ErrAborted) || !strings.Contains(res.err.Error(), "interrupted by SIGTERM") {
+		t.Fatalf("Run error %v, want ErrAborted naming the stop", res.err)
+	}
+	if len(res.rows) != 2 || res.summary.Records != 2 {
+		t.Fatalf("%d rows, %d records; want 2", len(res.rows), res.summary.Records)
+	}
+	if r := res.rows[0]; r["action"] != "" || r["result"] != "skipped" || !strings.Contains(r["error_message"], "the run stopped before the live cards were read (interrupted by SIGTERM)") {
+		t.Errorf("row %v", r)
+	}
+	if r := res.rows[1]; r["action"] != "invalid" || r["result"] != "skipped" {
+		t.Errorf("row %v", r)
+	}
+}
+
+// TestSnapshotTimeoutBoundsRetries: --snapshot-timeout covers every
+// attempt and wait, not each attempt.
+func TestSnapshotTimeoutBoundsRetries(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "1")
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	res := runSync(t, srv.URL, "phone_number,first_name\n+12125550001,New\n", func(c *Config) {
+		c.SnapshotTimeout = 300 * time.Millisecond
+		c.Apply.MaxAttempts = 50
+	})
+	if !errors.Is(res.err, ErrAborted) || !strings.Contains(res.err.Error(), "--snapshot-timeout 300ms reached") {
+		t.Fatalf("Run error %v", res.err)
 	}
 }

@@ -48,7 +48,7 @@ type syncOptions struct {
 
 func (o *syncOptions) addFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.input, "input", "", "CSV or CRM export to read (\"-\" for standard input)")
-	fs.StringVar(&o.report, "report", "", "CSV report to write (default bulksync-<command>-<time>.csv)")
+	fs.StringVar(&o.report, "report", "", "CSV report to write (default: a new file bulksync-<command>-<time>[-shard-i-of-n].csv,\nnever an existing one)")
 	fs.StringVar(&o.summaryJSON, "summary-json", "", "also write the summary as JSON to this file")
 	fs.StringVar(&o.html, "html", "", "also write the report as one self-contained HTML page for review (opens offline)")
 	fs.StringVar(&o.preset, "preset", "auto", "column names: auto, generic, hubspot or salesforce")
@@ -69,7 +69,7 @@ func (o *syncOptions) addFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.maxDuration, "max-duration", 0, "stop the run after this long (e.g. 6h): no new request starts, requests in flight finish,\nthe rest are reported skipped, exit 3; 0 = no limit")
 	fs.BoolVar(&o.allowEmpty, "allow-empty", false, "accept an input with a header and no records (otherwise exit 2: a broken upstream export\nusually looks like that)")
 	o.apply = sync.DefaultApplyOptions
-	fs.DurationVar(&o.apply.MaxRetryWait, "max-retry-wait", o.apply.MaxRetryWait, "longest wait a 429 or 5xx (Retry-After) may ask for; a longer one fails the row, or the\nreading of the live cards, at once")
+	fs.DurationVar(&o.apply.MaxRetryWait, "max-retry-wait", o.apply.MaxRetryWait, "longest wait a 429 or 5xx (Retry-After) may ask for; a longer one fails the row, or the\nreading of the live cards, at once; 0 = no limit")
 	fs.IntVar(&o.apply.MaxAttempts, "max-attempts", o.apply.MaxAttempts, "attempts per request for transient failures and 429s")
 	fs.DurationVar(&o.apply.BackoffBase, "backoff-base", o.apply.BackoffBase, "first retry waits up to this long; doubles per attempt")
 	fs.DurationVar(&o.apply.BackoffMax, "backoff-max", o.apply.BackoffMax, "longest wait between attempts (Retry-After may ask for more)")
