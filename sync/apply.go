@@ -68,6 +68,10 @@ type applier struct {
 	plan    PlanOptions
 	state   *State // nil: no state to record into
 	limiter *limiter
+	// slots holds one token per request waiting in the limiter or in
+	// flight: --concurrency of them. A row waiting out a Retry-After holds
+	// none, so the other rows keep the connections busy.
+	slots chan struct{}
 	// stop is cancelled, with the reason as its cause, when no new attempt
 	// may start: on a fatal answer or on the first interrupt. Requests
 	// already sent run on with the run's own context and finish.
@@ -115,6 +119,14 @@ func (a *applier) attempts(ctx context.Context, c *Change) Outcome {
 	var last answer
 	var note string
 	reread := false // after a 409/2014: the next attempt is a GET of the card
+	// The request slot is held from the limiter to the answer, and across
+	// short backoffs; a long wait (a Retry-After) hands it to the next row.
+	holding := false
+	defer func() {
+		if holding {
+			<-a.slots
+		}
+	}()
 	for {
 		if cause := a.stopped(); cause != nil {
 			return a.stoppedOutcome(o, last, cause)
@@ -130,7 +142,16 @@ func (a *applier) attempts(ctx context.Context, c *Change) Outcome {
 			}
 			return failedOutcome(o, last, why)
 		}
-		if err := a.limiter.Wait(a.stop); err != nil {
+		if !holding {
+			select {
+			case a.slots <- struct{}{}:
+				holding = true
+			case <-a.stop.Done():
+				return a.stoppedOutcome(o, last, a.stopped())
+			}
+		}
+		sent, err := a.limiter.Wait(a.stop)
+		if err != nil {
 			cause := a.stopped()
 			if cause == nil {
 				cause = err // the limiter's own refusal; not expected, never a panic
@@ -138,7 +159,7 @@ func (a *applier) attempts(ctx context.Context, c *Change) Outcome {
 			return a.stoppedOutcome(o, last, cause)
 		}
 		o.Attempts++
-		method, sent := http.MethodPatch, time.Now()
+		method := http.MethodPatch
 		switch {
 		case reread:
 			method, last = http.MethodGet, a.get(ctx, c.Phone)
@@ -147,16 +168,19 @@ func (a *applier) attempts(ctx context.Context, c *Change) Outcome {
 		default:
 			last = a.send(ctx, c.Phone, fields, false)
 		}
+		class := Classify(last.status, last.code(), create && !reread)
+		// Every answer but a 429 shows the rate the server takes.
+		switch {
+		case class == ClassThrottled:
+			a.limiter.Done(sent, attemptThrottled)
+		case last.status != 0:
+			a.limiter.Done(sent, attemptAccepted)
+		default:
+			a.limiter.Done(sent, attemptLost)
+		}
 		if last.err != "" && ctx.Err() != nil {
 			// The run was cancelled hard: this answer is lost, not failed.
 			return failedOutcome(o, last, "interrupted while the request was in flight; the card may or may not have changed")
-		}
-		class := Classify(last.status, last.code(), create && !reread)
-		// Every answer but a 429 shows the rate the server takes.
-		if class == ClassThrottled {
-			a.limiter.Throttled()
-		} else if last.status != 0 {
-			a.limiter.Accepted()
 		}
 		var wait time.Duration
 		switch class {
@@ -242,6 +266,10 @@ func (a *applier) attempts(ctx context.Context, c *Change) Outcome {
 		}
 		if tooLong {
 			return failedOutcome(o, last, refusedWait(asked, a.opts.MaxRetryWait))
+		}
+		if wait >= handOverWait {
+			<-a.slots
+			holding = false
 		}
 		if err := a.sleep(a.stop, wait); err != nil {
 			return failedOutcome(o, last, fmt.Sprintf("stopped before retrying (%v)", a.stopped()))
@@ -414,6 +442,11 @@ func (a *applier) get(ctx context.Context, phone string) answer {
 	resp, err := a.client.ListContactCards(ctx, &linq.ListContactCardsParams{PhoneNumber: &phone})
 	return readAnswer(ctx, resp, err, decodeListedCard)
 }
+
+// handOverWait is the shortest retry wait for which a row lets go of its
+// request slot. Shorter backoffs keep it: a run at --concurrency 1 stays in
+// order, and handing over costs more than such a wait.
+const handOverWait = 100 * time.Millisecond
 
 // maxBody caps what is read of an answer; a card is a few hundred bytes.
 const maxBody = 1 << 20

@@ -408,3 +408,42 @@ func TestApplyOddAnswers(t *testing.T) {
 		})
 	}
 }
+
+// TestApplyRetryWaitHoldsNoSlot: a row waiting out a Retry-After holds none
+// of the --concurrency request slots; the rows behind it go on meanwhile.
+func TestApplyRetryWaitHoldsNoSlot(t *testing.T) {
+	const n = 5
+	fake := linqfake.New(linqfake.Options{Token: testToken})
+	for _, c := range seeded(n, "Old") {
+		fake.PutCard(c)
+	}
+	h := fake.Handler()
+	var once stdsync.Once
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		throttle := false
+		if r.Method == http.MethodPatch && r.URL.Query().Get("phone_number") == "+12125550000" {
+			once.Do(func() { throttle = true })
+		}
+		if throttle {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusTooManyRequests)
+			fmt.Fprint(w, `{"success":false,"error":{"status":429,"code":1007,"message":"Rate limited. Try again later"}}`)
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	res := runSync(t, srv.URL, export(n, "New"), func(c *Config) { c.Apply.Concurrency = 1 })
+	if res.err != nil {
+		t.Fatalf("Run: %v", res.err)
+	}
+	checkAccounted(t, res.rows, n)
+	w := writes(fake.Requests())
+	if len(w) != n {
+		t.Fatalf("%d PATCH requests reached the store, want %d", len(w), n)
+	}
+	if last := w[len(w)-1].Query; !strings.Contains(last, "2125550000") {
+		t.Errorf("the last PATCH was %q; want the retry of +12125550000, after the other rows went on during its wait", last)
+	}
+}

@@ -2,148 +2,524 @@ package sync
 
 import (
 	"context"
+	"math"
 	stdsync "sync"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
 // limiter is the one rate limiter every attempt of a run waits on. It starts
-// at --rate (or unlimited) and adapts to the server: a 429 cuts the rate to
-// a little under the rate the server was accepting, and each quiet second
-// after that lets it climb back by a few percent, never above --rate. A run
-// thus settles just under the server's limit instead of hammering it.
+// at --rate (or unlimited) and learns the server's limit from its 429s, so a
+// run settles just under the limit instead of hammering it or crawling.
 //
-// The cut is measured on accepted answers (anything but a 429), not on
-// attempts: a client sending 1600 req/s to a server that takes 200 lands
-// near 200 at the first cut, instead of shaving 10% a second for twenty
-// seconds.
+// The design follows the AWS SDKs' adaptive retry mode (a client-side pacer
+// whose rate follows CUBIC) with three changes, because a migration of a few
+// thousand rows has no minutes to warm up in:
+//
+//   - The rate is measured from what the server accepted while the client
+//     was sending, by send time, in 10 ms slots. Slots in which nothing was
+//     sent (every worker waiting out a Retry-After) and slots still waiting
+//     for answers do not count, so a cut never comes from a window spent
+//     waiting.
+//   - A server's token bucket accepts exactly its limit while it is
+//     overloaded, so when the window before the 429 was refused throughout,
+//     its accepted rate is the limit: one cut lands 3% under it, room for
+//     the bucket to refill. A 429 at the end of a window of successes (the
+//     rate just crossed the limit) cuts 10%, never below what the window
+//     accepted, and aims back just under the rate that failed. A window too short to
+//     measure (the server's burst, drained in a few milliseconds) is not
+//     trusted: the rate then restarts low and doubles every searchDouble
+//     until the next 429 gives a real measurement.
+//   - 429s that come whatever the rate (a shared upstream limit, a flaky
+//     gateway) are measured too: the share of 429s that persists after a
+//     cut is taken as background and not cut for, so they cannot starve
+//     the run.
+//
+// After a cut the rate climbs back along a cubic curve: quickly towards the
+// rate that last failed, flat near it, then gently above it, so a server
+// that raised its limit is found again within seconds.
 type limiter struct {
-	mu        stdsync.Mutex
-	lim       *rate.Limiter
-	ceiling   rate.Limit // --rate; rate.Inf when unlimited
-	now       func() time.Time
-	lastCut   time.Time // last 429 that cut the rate
-	lastRaise time.Time
-	// A meter of accepted answers in the current and the previous
-	// one-second window: the rate the server was taking when a 429 came.
-	windowStart time.Time
-	windowCount int
-	prevRate    float64
-	// peak is the best accepted rate of a full window. No cut goes below
-	// half of it: 429s that come whatever the rate (a shared upstream
-	// limit, a flaky gateway) would otherwise shave 10% a second, without
-	// end, until the run crawls. The price: a server that lowers its limit
-	// below half its old one mid-run sees more 429s, each waited out.
-	peak float64
+	mu      stdsync.Mutex
+	now     func() time.Time
+	ceiling float64 // --rate; 0 when unlimited
+
+	// The pacer: attempts are spaced 1/rate apart. A waiting attempt holds
+	// a slot of one generation; a cut starts a new generation, so attempts
+	// queued at the old spacing wait again at the new one.
+	rate    float64 // current attempts per second; 0: unlimited
+	next    time.Time
+	last    time.Time // when the last attempt was let go
+	gen     uint64
+	genRate float64 // the rate when gen began
+
+	// The curve the rate follows since the last cut.
+	phase    phase
+	cutAt    time.Time
+	cutRate  float64 // the rate set by the last cut
+	wmax     float64 // cubic: the rate that last failed, or the measured limit
+	lastCut  time.Time
+	lastLook time.Time // when a 429 was last weighed
+	// noisy is set when 429s kept coming right after a cut, below the
+	// measured limit; checked once per cut.
+	noisy, noiseChecked bool
+
+	meter     meter
+	born      int64     // the slot the limiter was made in
+	busy      int       // attempts waiting in the pacer or in flight
+	idleSince time.Time // when busy last fell to 0; zero while busy
 }
+
+type phase int
 
 const (
-	floorShare     = 0.5  // no cut goes below this share of the peak
-	throttleFactor = 0.9  // on a 429, the new rate is this share of the achieved one
-	recoverFactor  = 1.03 // each second without a 429 raises the rate this much
-	minRate        = 0.5  // req/s: never stall completely
+	phaseOpen   phase = iota // no 429 yet: --rate or unlimited
+	phaseSearch              // the limit is unknown: double every searchDouble
+	phaseCubic               // the limit was measured: cubic around wmax
 )
 
+const (
+	slotDur         = 10 * time.Millisecond
+	meterSlots      = 256 // 2.56 s of history
+	minWindow       = 100 * time.Millisecond
+	maxWindow       = time.Second // a cut measures at most this much before the 429
+	minAccepted     = 4           // answers a window needs to be trusted
+	searchDouble    = 100 * time.Millisecond
+	cubicK          = 700 * time.Millisecond // back to wmax this long after a cut
+	cubicC          = 0.015                  // above wmax: +1.5% after 1 s, +12% after 2 s, +40% after 3 s
+	minRate         = 0.5                    // req/s: never stall completely
+	cutCooldown     = time.Second            // between cuts while the 429 share is small
+	maxPace         = 50 * time.Millisecond  // a waiting attempt looks at the schedule again at least this often
+	cutShareOfLimit = 0.97                   // a cut goes this far under the measured limit, so the server's bucket refills
+	crossedShare    = 0.95                   // after a single 429, return to this share of the rate that failed
+	backoffFactor   = 0.9                    // a cut after a single 429 goes this far under the current rate
+	backgroundShare = 0.02                   // this share of 429s right after a cut is background noise
+	minIdle         = 50 * time.Millisecond  // a shorter gap without any attempt is not a wait
+	appWindow       = 100 * time.Millisecond // the rate is capped at three times what was sent in this window
+)
+
+// meter counts attempts by the slot in which they were sent.
+type meter struct {
+	slots [meterSlots]slotCount
+}
+
+type slotCount struct {
+	idx                       int64 // which slot this entry holds
+	sent, done, ok, throttled int32
+	idle                      time.Duration // no attempt was waiting or in flight
+
+}
+
+func slotOf(t time.Time) int64 { return t.UnixNano() / int64(slotDur) }
+
+func (m *meter) at(idx int64) *slotCount {
+	s := &m.slots[uint64(idx)%meterSlots]
+	if s.idx != idx {
+		*s = slotCount{idx: idx}
+	}
+	return s
+}
+
+// peek returns the slot idx, or nil when the ring holds a newer or older one.
+func (m *meter) peek(idx int64) *slotCount {
+	s := &m.slots[uint64(idx)%meterSlots]
+	if s.idx != idx {
+		return nil
+	}
+	return s
+}
+
+// addIdle records that no attempt was waiting or in flight from a to b.
+func (m *meter) addIdle(a, b time.Time) {
+	first, last := slotOf(a), slotOf(b)
+	first = max(first, last-meterSlots+1)
+	for i := first; i <= last; i++ {
+		start := time.Unix(0, i*int64(slotDur))
+		from, to := maxTime(a, start), minTime(b, start.Add(slotDur))
+		if to.After(from) {
+			m.at(i).idle += to.Sub(from)
+		}
+	}
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// window measures the slots from..to (inclusive): the time the client was
+// sending in them (waiting in the pacer or with requests in flight, not
+// waiting out a Retry-After) and what was sent and answered. Slots with
+// answers still to come are left out of active, ok, thr and sent; okAll and
+// activeAll count them, for when no slot is complete yet.
+type window struct {
+	active, activeAll time.Duration
+	sent, ok, thr     int
+	okAll, sentAll    int
+	pendingAll        int // sent, no answer yet
+}
+
+func (m *meter) window(from, to, born int64, idleSince time.Time) window {
+	var w window
+	if !idleSince.IsZero() && to*int64(slotDur)-idleSince.UnixNano() < int64(minIdle) {
+		idleSince = time.Time{} // too short a gap to be a wait, so far
+	}
+	for i := to; i >= from && to-i < meterSlots; i-- {
+		if i < born {
+			break
+		}
+		act := slotDur
+		if !idleSince.IsZero() {
+			start := time.Unix(0, i*int64(slotDur))
+			if !start.Before(idleSince) {
+				continue
+			}
+		}
+		s := m.peek(i)
+		if s == nil {
+			w.active += act
+			w.activeAll += act
+			continue
+		}
+		act -= min(s.idle, act)
+		w.activeAll += act
+		w.okAll += int(s.ok)
+		w.sentAll += int(s.sent)
+		w.pendingAll += int(s.sent - s.done)
+		if s.done < s.sent {
+			continue
+		}
+		w.active += act
+		w.sent += int(s.sent)
+		w.ok += int(s.ok)
+		w.thr += int(s.throttled)
+	}
+	return w
+}
+
+func (w window) reliable() bool { return w.active >= minWindow && w.ok >= minAccepted }
+
+func (w window) rate() float64 {
+	if w.active <= 0 {
+		return 0
+	}
+	return float64(w.ok) / w.active.Seconds()
+}
+
+// saturated reports whether the window was refused again and again, not
+// just at its end: its client sent above the limit throughout. A random 5%
+// of 429s can reach 10% in a small window, not with 8 of them.
+func (w window) saturated() bool {
+	return (w.thr >= 8 && w.share() >= 0.1) || (w.thr >= 3 && w.share() >= 0.3)
+}
+
+func (w window) share() float64 {
+	if w.sent == 0 {
+		return 0
+	}
+	return float64(w.thr) / float64(w.sent)
+}
+
 func newLimiter(perSecond float64, now func() time.Time) *limiter {
-	ceiling := rate.Inf
+	l := &limiter{now: now}
+	l.idleSince = now() // nothing was sent before the limiter existed
+	l.born = slotOf(l.idleSince)
 	if perSecond > 0 {
-		ceiling = rate.Limit(perSecond)
+		l.ceiling, l.rate = perSecond, perSecond
 	}
-	burst := 1
-	if ceiling == rate.Inf {
-		burst = 0
-	}
-	t := now()
-	return &limiter{lim: rate.NewLimiter(ceiling, burst), ceiling: ceiling, now: now, windowStart: t, lastRaise: t}
+	return l
 }
 
-// Wait blocks until the next attempt may start.
-func (l *limiter) Wait(ctx context.Context) error {
-	l.mu.Lock()
-	l.recover(l.now())
-	lim := l.lim
-	l.mu.Unlock()
-	return lim.Wait(ctx)
-}
-
-// Accepted is called for every answer that is not a 429.
-func (l *limiter) Accepted() {
-	l.mu.Lock()
-	l.meter(l.now())
-	l.mu.Unlock()
-}
-
-func (l *limiter) meter(t time.Time) {
-	if el := t.Sub(l.windowStart); el >= time.Second {
-		l.prevRate = float64(l.windowCount) / el.Seconds()
-		l.peak = max(l.prevRate, l.peak)
-		l.windowStart, l.windowCount = t, 0
+// Wait blocks until the next attempt may be sent, and returns the time it
+// was let go: the caller hands it back to Done with the attempt's answer.
+func (l *limiter) Wait(ctx context.Context) (time.Time, error) {
+	var t ticket
+	for {
+		now := l.now()
+		d := l.take(now, &t)
+		if d <= 0 {
+			return now, nil
+		}
+		timer := time.NewTimer(min(d, maxPace))
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			l.mu.Lock()
+			l.end(l.now())
+			l.mu.Unlock()
+			return time.Time{}, ctx.Err()
+		case <-timer.C:
+		}
 	}
-	l.windowCount++
 }
 
-func (l *limiter) recover(t time.Time) {
-	cur := l.lim.Limit()
-	if cur == l.ceiling || t.Sub(l.lastCut) < time.Second || t.Sub(l.lastRaise) < time.Second {
-		return
-	}
-	// The +1 keeps the climb from a very low rate from taking minutes.
-	next := rate.Limit(float64(cur)*recoverFactor + 1)
-	if next > l.ceiling {
-		next = l.ceiling
-	}
-	l.lastRaise = t
-	l.set(next)
+// ticket is a waiting attempt's place in the pacer's schedule.
+type ticket struct {
+	at    time.Time
+	gen   uint64
+	ok    bool
+	begun bool // counted in busy
 }
 
-// Throttled is called on every 429. Several workers see 429s from the same
-// overload, so the rate is cut at most once a second.
-func (l *limiter) Throttled() {
+// take returns how long the attempt holding t must still wait; 0 lets it go
+// now, and counts it as sent.
+func (l *limiter) take(now time.Time, t *ticket) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	t := l.now()
-	if t.Sub(l.lastCut) < time.Second {
-		return
+	if !t.begun {
+		t.begun = true
+		l.begin(now)
 	}
-	achieved := l.prevRate
-	if el := t.Sub(l.windowStart).Seconds(); el > 0.2 && float64(l.windowCount)/el > achieved {
-		achieved = float64(l.windowCount) / el
+	l.follow(now)
+	if l.rate > 0 {
+		if !t.ok || t.gen != l.gen {
+			at := now
+			if l.next.After(at) {
+				at = l.next
+			}
+			l.next = at.Add(l.interval())
+			*t = ticket{at: at, gen: l.gen, ok: true}
+		}
+		if d := t.at.Sub(now); d > 0 {
+			return d
+		}
 	}
-	var next float64
-	switch cur := l.lim.Limit(); {
-	case achieved > 0 && cur != rate.Inf:
-		next = min(achieved, float64(cur)) * throttleFactor
-	case achieved > 0:
-		next = achieved * throttleFactor
-	case cur != rate.Inf:
-		// Nothing measured yet: no basis for a finer cut than halving.
-		next = float64(cur) / 2
-	default:
-		// Unlimited and nothing measured: the 429's own wait must do.
-		return
-	}
-	l.lastCut, l.lastRaise = t, t
-	l.set(rate.Limit(max(next, floorShare*l.peak, minRate)))
+	l.last = now
+	l.meter.at(slotOf(now)).sent++
+	return 0
 }
 
-// set changes the rate; once limited, a burst of one keeps attempts evenly
-// spaced, which is what a server's own limiter wants to see.
-func (l *limiter) set(r rate.Limit) {
-	if r == rate.Inf {
-		l.lim.SetBurst(0)
-	} else if l.lim.Burst() < 1 {
-		l.lim.SetBurst(1)
+func (l *limiter) interval() time.Duration {
+	return time.Duration(float64(time.Second) / l.rate)
+}
+
+// begin and end bracket an attempt, from its wait in the pacer to its
+// answer, so that the meter knows when the client was not sending at all.
+func (l *limiter) begin(now time.Time) {
+	// Gaps shorter than minIdle are the client's own work between
+	// requests, not waits; they stay in the measured time.
+	if l.busy == 0 && !l.idleSince.IsZero() && now.Sub(l.idleSince) >= minIdle {
+		l.meter.addIdle(l.idleSince, now)
 	}
-	l.lim.SetLimit(r)
+	l.busy++
+	l.idleSince = time.Time{}
+}
+
+func (l *limiter) end(now time.Time) {
+	if l.busy--; l.busy == 0 {
+		l.idleSince = now
+	}
+}
+
+// Outcome of one attempt, for Done.
+type attemptResult int
+
+const (
+	attemptAccepted  attemptResult = iota // any answer but a 429
+	attemptThrottled                      // 429 / 1007
+	attemptLost                           // no answer
+)
+
+// Done records the answer of the attempt Wait let go at sent.
+func (l *limiter) Done(sent time.Time, res attemptResult) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	l.end(now)
+	if s := l.meter.peek(slotOf(sent)); s != nil {
+		s.done++
+		switch res {
+		case attemptAccepted:
+			s.ok++
+		case attemptThrottled:
+			s.throttled++
+		}
+	}
+	if res == attemptThrottled {
+		l.throttled(now, sent)
+	}
+}
+
+// throttled decides whether a 429 for an attempt sent at sent cuts the
+// rate, and to what.
+func (l *limiter) throttled(now, sent time.Time) {
+	if l.phase != phaseOpen {
+		if sent.Before(l.lastCut) {
+			return // sent before the last cut, which already answered it
+		}
+		since := l.meter.window(max(slotOf(l.lastCut), slotOf(now.Add(-maxWindow))), slotOf(now), l.born, l.idleSince)
+		share := since.share()
+		if now.Sub(l.lastLook) < cutCooldown && !since.saturated() {
+			return
+		}
+		if !since.reliable() && (share < 0.5 || since.thr < 3) {
+			return // too soon after the last cut to measure anything
+		}
+		l.lastLook = now
+	}
+	l.follow(now)
+	cur := l.rate
+
+	// The window before the 429: from the last cut, up to maxWindow back;
+	// while searching, only the last step or so, at the rate that failed.
+	back := maxWindow
+	if l.phase == phaseSearch {
+		back = 3 * searchDouble / 2
+	}
+	from := slotOf(sent.Add(-back))
+	if l.phase != phaseOpen {
+		from = max(from, slotOf(l.lastCut))
+	}
+	w := l.meter.window(from, slotOf(sent), l.born, l.idleSince)
+
+	var next float64
+	switch {
+	case w.reliable():
+		accepted := w.rate()
+		if cur > 0 && accepted >= cur {
+			return // accepting all we send: this 429 is not about the rate
+		}
+		switch {
+		case cur == 0 || w.saturated():
+			// Refused again and again through the window: the server was
+			// full all along, and what it accepted is its limit.
+			l.wmax, next = accepted, cutShareOfLimit*accepted
+			l.noisy = false
+		case l.phase == phaseCubic && l.background(now):
+			// 429s came even right after the last cut, below the rate
+			// the server had just accepted: they come whatever the rate
+			// (a shared upstream limit, a flaky gateway). Cutting for them
+			// would walk the rate down, cut after cut, until the run
+			// starves.
+			return
+		default:
+			// A few 429s at the end of a window of successes: the rate
+			// just crossed the limit, which lies between what was accepted
+			// and the current rate. Back off a step, never below what was
+			// accepted, and return towards just under the rate that failed.
+			l.wmax = crossedShare * cur
+			next = max(accepted, backoffFactor*cur)
+			if l.phase == phaseSearch {
+				next = max(accepted, cur/2) // the previous step had no 429
+			}
+		}
+		l.phase = phaseCubic
+	default:
+		// A window too short to measure, such as the server's burst
+		// drained in milliseconds: restart at what was accepted spread
+		// over minWindow, and search upwards from there.
+		// After an earlier cut, only a flood of 429s gets here: halve,
+		// and return towards just under the rate that failed.
+		// Answers still to come count as accepted: with a slow server the
+		// 429s come back first.
+		next = float64(max(w.okAll+w.pendingAll, 1)) / max(w.activeAll, minWindow).Seconds()
+		switch l.phase {
+		case phaseOpen:
+			l.phase = phaseSearch
+		case phaseSearch:
+			l.wmax, l.phase = cutShareOfLimit*cur, phaseCubic
+		case phaseCubic:
+			l.wmax = min(l.wmax, cutShareOfLimit*cur)
+		}
+		if cur > 0 {
+			next = max(next, cur/2)
+		}
+	}
+	next = max(next, minRate)
+	if l.ceiling > 0 {
+		next = min(next, l.ceiling)
+	}
+	l.cutAt, l.lastCut, l.cutRate = now, now, next
+	l.noiseChecked = false
+	l.setRate(next, now, true)
+}
+
+// background reports whether the 429s are background noise: whether the
+// window after the last cut, while the rate was still climbing back, already
+// had a share of them. After a right cut a rate-limited server answers none.
+func (l *limiter) background(now time.Time) bool {
+	if !l.noiseChecked {
+		end := l.lastCut.Add(cubicK * 4 / 5)
+		if now.Before(end) {
+			return false
+		}
+		w := l.meter.window(slotOf(l.lastCut), slotOf(end), l.born, l.idleSince)
+		l.noisy = l.noisy || (w.thr >= 2 && w.share() >= backgroundShare)
+		l.noiseChecked = true
+	}
+	return l.noisy
+}
+
+// follow moves the rate along the curve of the current phase.
+func (l *limiter) follow(now time.Time) {
+	var r float64
+	t := now.Sub(l.cutAt).Seconds()
+	switch l.phase {
+	case phaseOpen:
+		return
+	case phaseSearch:
+		r = l.cutRate * math.Exp2(t/searchDouble.Seconds())
+	case phaseCubic:
+		k := cubicK.Seconds()
+		if t < k {
+			x := 1 - t/k
+			r = l.wmax - (l.wmax-l.cutRate)*x*x*x
+		} else {
+			x := t - k
+			r = l.wmax * (1 + cubicC*x*x*x)
+		}
+	}
+	// No higher than twice what was sent lately: while every worker waits
+	// out a Retry-After, the curve must not run away unused.
+	span := appWindow
+	if l.rate > 0 {
+		span = max(span, time.Duration(3*float64(time.Second)/l.rate))
+	}
+	used := l.meter.window(slotOf(now.Add(-span)), slotOf(now), l.born, l.idleSince)
+	r = min(r, max(l.cutRate, l.wmaxIf(), 3*float64(used.sentAll)/span.Seconds()))
+	if l.ceiling > 0 {
+		r = min(r, l.ceiling)
+	}
+	if r > 1e6 {
+		r = 0 // far beyond any server: unlimited again
+	}
+	l.setRate(r, now, false)
+}
+
+// setRate changes the pacer's rate. A cut, or a rise of more than 10%,
+// reschedules the attempts already waiting.
+func (l *limiter) setRate(r float64, now time.Time, cut bool) {
+	l.rate = r
+	if cut || l.genRate == 0 || r == 0 || r > 1.1*l.genRate {
+		l.gen++
+		l.genRate = r
+		l.next = now
+		if r > 0 && !l.last.IsZero() {
+			if t := l.last.Add(l.interval()); t.After(now) {
+				l.next = t
+			}
+		}
+	}
+}
+
+// wmaxIf is wmax while following the cubic curve, else 0.
+func (l *limiter) wmaxIf() float64 {
+	if l.phase == phaseCubic {
+		return l.wmax
+	}
+	return 0
 }
 
 // Rate returns the current limit in requests per second; 0 means unlimited.
 func (l *limiter) Rate() float64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if r := l.lim.Limit(); r != rate.Inf {
-		return float64(r)
-	}
-	return 0
+	return l.rate
 }

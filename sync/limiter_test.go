@@ -1,45 +1,435 @@
 package sync
 
 import (
+	"container/heap"
 	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
 
-// fakeClock lets the limiter's windows be driven without sleeping.
+// The limiter is tested against a model: C workers, each carrying rows one
+// at a time through the limiter, and a server with a token bucket, both on
+// a simulated clock. Nothing sleeps; a run of 15 simulated seconds takes
+// milliseconds and is the same every time.
+
+// simServer is the model of a rate-limited API.
+type simServer struct {
+	limit       func(t time.Duration) float64 // requests per second at t; 0: none
+	burst       float64
+	latency     time.Duration // added to accepted requests only, as the fake does
+	retryAfter  time.Duration // on each 429; 0: none, the client backs off
+	randomShare float64       // 429 share whatever the rate
+}
+
+type simConfig struct {
+	server  simServer
+	workers int
+	rows    int
+	rate    float64       // --rate
+	netJit  time.Duration // uniform extra delay on the way to the server
+	seed    uint64
+	maxTime time.Duration
+	// rowsPerWorker > 1 models apply's request slots: rows waiting to
+	// retry hold none, so up to workers×rowsPerWorker rows are in progress
+	// while at most workers requests are waiting in the limiter or in flight.
+	rowsPerWorker int
+}
+
+// simResult is what the server saw.
+type simResult struct {
+	ok, throttled, failed int
+	firstOK, lastOK       time.Duration
+	first429              time.Duration // -1: none
+	perSecond             []simSecond   // by arrival second
+	rates                 []float64     // the limiter's rate at the end of each second
+	end                   time.Duration
+}
+
+type simSecond struct{ ok, throttled int }
+
+func (r simResult) okRate() float64 {
+	if r.ok < 2 {
+		return 0
+	}
+	return float64(r.ok-1) / (r.lastOK - r.firstOK).Seconds()
+}
+
+// medianSecond is the median of the accepted requests per second, over the
+// seconds with any.
+func (r simResult) medianSecond() float64 {
+	var oks []int
+	for _, s := range r.perSecond {
+		if s.ok > 0 {
+			oks = append(oks, s.ok)
+		}
+	}
+	if len(oks) == 0 {
+		return 0
+	}
+	slices.Sort(oks)
+	return float64(oks[len(oks)/2])
+}
+
+func (r simResult) share() float64 {
+	return float64(r.throttled) / float64(r.ok+r.throttled)
+}
+
+// reach returns the first time (from the start) by which the server had
+// accepted at least share×limit in the second before, or -1.
+func (r simResult) reach(limit float64, share float64, okTimes []time.Duration) time.Duration {
+	j := 0
+	for i, t := range okTimes {
+		for okTimes[j] < t-time.Second {
+			j++
+		}
+		if float64(i-j+1) >= share*limit {
+			return t
+		}
+	}
+	return -1
+}
+
+func (r simResult) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "ok %d, 429 %d (%.2f%%), failed %d, rate %.1f/s, first 429 %v, end %v\n", r.ok, r.throttled, 100*r.share(), r.failed, r.okRate(), r.first429, r.end)
+	for i, s := range r.perSecond {
+		fmt.Fprintf(&b, "  s%-3d ok %5d 429 %4d limiter %.1f\n", i, s.ok, s.throttled, r.rates[min(i, len(r.rates)-1)])
+	}
+	return b.String()
+}
+
+type simEvent struct {
+	at     time.Duration
+	worker int
+	kind   int // evWait, evArrive, evAnswer
+	sent   time.Time
+	ok     bool
+	seq    int
+}
+
+const (
+	evWait = iota
+	evArrive
+	evAnswer
+)
+
+type eventQueue []*simEvent
+
+func (q eventQueue) Len() int { return len(q) }
+func (q eventQueue) Less(i, j int) bool {
+	if q[i].at != q[j].at {
+		return q[i].at < q[j].at
+	}
+	return q[i].seq < q[j].seq
+}
+func (q eventQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
+func (q *eventQueue) Push(x any)   { *q = append(*q, x.(*simEvent)) }
+func (q *eventQueue) Pop() any {
+	old := *q
+	e := old[len(old)-1]
+	*q = old[:len(old)-1]
+	return e
+}
+
+// simulate runs cfg and returns what the server saw, and the arrival times
+// of accepted requests.
+func simulate(cfg simConfig) (simResult, []time.Duration) {
+	base := time.Unix(1_000_000, 0)
+	var clock time.Duration
+	now := func() time.Time { return base.Add(clock) }
+	l := newLimiter(cfg.rate, now)
+	rng := rand.New(rand.NewPCG(cfg.seed, 1))
+	if cfg.maxTime == 0 {
+		cfg.maxTime = 120 * time.Second
+	}
+
+	type worker struct {
+		row      bool // carrying a row
+		attempts int
+		ticket   ticket
+		slot     bool // holding a request slot
+	}
+	carriers := cfg.workers * max(1, cfg.rowsPerWorker)
+	workers := make([]worker, carriers)
+	slots := cfg.workers
+	var queued []int // carriers waiting for a request slot
+	var q eventQueue
+	seq := 0
+	push := func(e *simEvent) { seq++; e.seq = seq; heap.Push(&q, e) }
+	rowsLeft := cfg.rows
+	for i := range workers {
+		push(&simEvent{at: 0, worker: i, kind: evWait})
+	}
+
+	// The server's bucket.
+	var tokens float64 = cfg.server.burst
+	var bucketAt time.Duration
+	res := simResult{first429: -1}
+	var okTimes []time.Duration
+	second := func(t time.Duration) *simSecond {
+		i := int(t / time.Second)
+		for len(res.perSecond) <= i {
+			res.perSecond = append(res.perSecond, simSecond{})
+			res.rates = append(res.rates, l.Rate())
+		}
+		return &res.perSecond[i]
+	}
+
+	for q.Len() > 0 {
+		e := heap.Pop(&q).(*simEvent)
+		clock = e.at
+		if clock > cfg.maxTime {
+			break
+		}
+		w := &workers[e.worker]
+		switch e.kind {
+		case evWait:
+			if !w.row {
+				if rowsLeft == 0 {
+					continue
+				}
+				rowsLeft--
+				w.row, w.attempts, w.ticket = true, 0, ticket{}
+			}
+			if !w.slot {
+				if slots == 0 {
+					queued = append(queued, e.worker)
+					continue
+				}
+				slots--
+				w.slot = true
+			}
+			if d := l.take(now(), &w.ticket); d > 0 {
+				push(&simEvent{at: clock + min(d, maxPace), worker: e.worker, kind: evWait})
+				continue
+			}
+			w.ticket = ticket{}
+			w.attempts++
+			arrive := clock + 50*time.Microsecond
+			if cfg.netJit > 0 {
+				arrive += time.Duration(rng.Int64N(int64(cfg.netJit)))
+			}
+			push(&simEvent{at: arrive, worker: e.worker, kind: evArrive, sent: now()})
+		case evArrive:
+			srv := cfg.server
+			lim := 0.0
+			if srv.limit != nil {
+				lim = srv.limit(clock)
+			}
+			ok := true
+			if srv.randomShare > 0 && rng.Float64() < srv.randomShare {
+				ok = false
+			} else if lim > 0 {
+				tokens = min(srv.burst, tokens+lim*(clock-bucketAt).Seconds())
+				bucketAt = clock
+				if tokens >= 1 {
+					tokens--
+				} else {
+					ok = false
+				}
+			}
+			s := second(clock)
+			back := clock + 50*time.Microsecond
+			if ok {
+				s.ok++
+				res.ok++
+				if res.ok == 1 {
+					res.firstOK = clock
+				}
+				res.lastOK = clock
+				okTimes = append(okTimes, clock)
+				back += srv.latency
+			} else {
+				s.throttled++
+				res.throttled++
+				if res.first429 < 0 {
+					res.first429 = clock
+				}
+			}
+			push(&simEvent{at: back, worker: e.worker, kind: evAnswer, sent: e.sent, ok: ok})
+		case evAnswer:
+			free := func() {
+				w.slot = false
+				slots++
+				if len(queued) > 0 {
+					push(&simEvent{at: clock, worker: queued[0], kind: evWait})
+					queued = queued[1:]
+				}
+			}
+			if e.ok {
+				free()
+				l.Done(e.sent, attemptAccepted)
+				w.row = false
+				push(&simEvent{at: clock, worker: e.worker, kind: evWait})
+				continue
+			}
+			l.Done(e.sent, attemptThrottled)
+			if w.attempts >= DefaultApplyOptions.MaxAttempts {
+				free()
+				res.failed++
+				w.row = false
+				push(&simEvent{at: clock, worker: e.worker, kind: evWait})
+				continue
+			}
+			// As applier.retryWait: Retry-After plus up to a quarter, or
+			// exponential backoff with full jitter from 1 s.
+			var wait time.Duration
+			if ra := cfg.server.retryAfter; ra > 0 {
+				wait = ra + time.Duration(rng.Int64N(int64(ra/4)+1))
+			} else {
+				ceiling := min(time.Second<<(w.attempts-1), 30*time.Second)
+				wait = time.Duration(rng.Int64N(int64(ceiling) + 1))
+			}
+			if wait >= handOverWait || cfg.rowsPerWorker <= 1 {
+				free() // as apply: a long wait hands the request slot over
+			}
+			push(&simEvent{at: clock + wait, worker: e.worker, kind: evWait})
+		}
+		res.end = clock
+	}
+	second(res.end) // the limiter's final rate
+	return res, okTimes
+}
+
+func constant(r float64) func(time.Duration) float64 { return func(time.Duration) float64 { return r } }
+
+// baseSim is the shape of `bulksync apply --concurrency 32` against one
+// server; rows last about 15 s at the limit.
+func baseSim(srv simServer, rows int) simConfig {
+	return simConfig{server: srv, workers: 32, rows: rows, netJit: 200 * time.Microsecond, seed: 1, rowsPerWorker: 8}
+}
+
+// A server with a burst of limit/10 drains it in the first milliseconds:
+// the first window sees only the burst. The limiter must neither take the
+// burst for the rate (hammering on) nor take the few answers of that
+// window for the rate (crawling at a few requests a second).
+func TestLimiterBurstOnlyFirstWindow(t *testing.T) {
+	for _, ra := range []time.Duration{time.Second, 250 * time.Millisecond} {
+		res, okTimes := simulate(baseSim(simServer{limit: constant(200), burst: 20, retryAfter: ra}, 3000))
+		reach := res.reach(200, 0.9, okTimes)
+		t.Logf("Retry-After %v: %.1f%% of the limit, 429s %.2f%%, 90%% reached at %v", ra, 100*res.okRate()/200, 100*res.share(), reach)
+		if reach < 0 || reach-res.first429 > 3*time.Second {
+			t.Errorf("Retry-After %v: 90%% of the limit reached at %v, first 429 at %v: want within 3 s\n%v", ra, reach, res.first429, res)
+		}
+		if r := res.okRate() / 200; r < 0.9 {
+			t.Errorf("Retry-After %v: %.1f%% of the limit over the run, want at least 90%%\n%v", ra, 100*r, res)
+		}
+		if res.share() > 0.05 || res.failed > 0 {
+			t.Errorf("Retry-After %v: %.2f%% of requests answered 429, %d rows failed\n%v", ra, 100*res.share(), res.failed, res)
+		}
+	}
+}
+
+// Without Retry-After the client backs off on its own, from 1 s with full
+// jitter; the limiter must find the limit the same way.
+func TestLimiterNoRetryAfter(t *testing.T) {
+	for _, burst := range []float64{1, 20} {
+		res, okTimes := simulate(baseSim(simServer{limit: constant(200), burst: burst}, 3000))
+		reach := res.reach(200, 0.85, okTimes)
+		t.Logf("burst %g: %.1f%% of the limit, %.2f%% 429s, 85%% reached at %v", burst, 100*res.okRate()/200, 100*res.share(), reach)
+		if reach < 0 || reach-res.first429 > 5*time.Second {
+			t.Errorf("burst %g: 85%% of the limit reached at %v: want within 5 s of the first 429\n%v", burst, reach, res)
+		}
+		if r := res.okRate() / 200; r < 0.8 || res.share() > 0.04 || res.failed > 0 {
+			t.Errorf("burst %g: %.1f%% of the limit, %.2f%% 429s, %d rows failed; want at least 80%%, at most 4%%, none\n%v",
+				burst, 100*r, 100*res.share(), res.failed, res)
+		}
+	}
+}
+
+// 429s that come whatever the rate, as from a flaky gateway, must not make
+// the limiter starve the run: at least 80% of the rate without them.
+func TestLimiterConstantThrottleShare(t *testing.T) {
+	srv := simServer{latency: 20 * time.Millisecond, retryAfter: time.Second}
+	clean, _ := simulate(baseSim(srv, 20000))
+	srv.randomShare = 0.05
+	noisy, _ := simulate(baseSim(srv, 20000))
+	// The median second, so that the last rows waiting out their
+	// Retry-After, which any client must, do not hide the steady rate.
+	ratio := noisy.medianSecond() / clean.medianSecond()
+	t.Logf("5%% random 429s: %.0f/s in the median second against %.0f/s without: %.1f%%; whole runs %.0f/s and %.0f/s",
+		noisy.medianSecond(), clean.medianSecond(), 100*ratio, noisy.okRate(), clean.okRate())
+	if ratio < 0.8 {
+		t.Errorf("with 5%% random 429s the run makes %.0f rows/s, %.1f%% of the %.0f without them; want at least 80%%\n%v",
+			noisy.medianSecond(), 100*ratio, clean.medianSecond(), noisy)
+	}
+	if noisy.failed > 0 {
+		t.Errorf("%d rows failed after %d attempts", noisy.failed, DefaultApplyOptions.MaxAttempts)
+	}
+}
+
+// A server that halves its limit mid-run: the limiter must settle at the
+// new limit within 10 s: every later second between 80% and 105% of it,
+// with at most 10% of 429s (probing above the limit costs a few).
+func TestLimiterLimitHalves(t *testing.T) {
+	const change = 5 * time.Second
+	limit := func(at time.Duration) float64 {
+		if at < change {
+			return 400
+		}
+		return 200
+	}
+	for _, burst := range []float64{1, 20} {
+		res, _ := simulate(baseSim(simServer{limit: limit, burst: burst, retryAfter: time.Second}, 5000))
+		settled := -1
+		for s := int(change/time.Second) + 1; s < len(res.perSecond)-1; s++ {
+			ok := true
+			for _, sec := range res.perSecond[s : len(res.perSecond)-1] {
+				total := sec.ok + sec.throttled
+				if float64(sec.ok) < 0.8*200 || float64(sec.ok) > 1.05*200 || float64(sec.throttled) > 0.1*float64(total) {
+					ok = false
+					break
+				}
+			}
+			if ok {
+				settled = s
+				break
+			}
+		}
+		t.Logf("burst %g: settled %d s after the limit halved", burst, settled-int(change/time.Second))
+		if settled < 0 || time.Duration(settled)*time.Second-change > 10*time.Second {
+			t.Errorf("burst %g: the limit halved at %v; settled from second %d, want within 10 s\n%v", burst, change, settled, res)
+		}
+		if len(res.perSecond) < 12 {
+			t.Fatalf("the run lasted %v: too short to see the limiter settle", res.end)
+		}
+	}
+}
+
+// matrix runs the bench's rate-limit matrix in the model, for tuning: go
+// test ./sync -run TestLimiterMatrix -v. It checks only that every row
+// got through.
+func TestLimiterMatrix(t *testing.T) {
+	if testing.Short() {
+		t.Skip("tuning aid")
+	}
+	for _, limit := range []float64{50, 200, 1000} {
+		for _, burst := range []float64{1, limit / 10} {
+			for _, latency := range []time.Duration{0, 20 * time.Millisecond} {
+				for _, ra := range []time.Duration{time.Second, 0, 250 * time.Millisecond} {
+					name := fmt.Sprintf("limit%g/burst%g/latency%v/retry%v", limit, burst, latency, ra)
+					res, okTimes := simulate(baseSim(simServer{limit: constant(limit), burst: burst, latency: latency, retryAfter: ra}, int(limit*15)))
+					reach := res.reach(limit, 0.9, okTimes)
+					t.Logf("%s: %.1f%% of limit, 429 %.2f%%, failed %d, 90%% at %v (first 429 %v)",
+						name, 100*res.okRate()/limit, 100*res.share(), res.failed, reach, res.first429)
+					if res.ok+res.failed != int(limit*15) {
+						t.Errorf("%s: %d rows ok and %d failed of %d", name, res.ok, res.failed, int(limit*15))
+					}
+				}
+			}
+		}
+	}
+}
+
+// fakeClock lets the limiter be driven without sleeping.
 type fakeClock struct{ t time.Time }
 
 func (c *fakeClock) now() time.Time          { return c.t }
 func (c *fakeClock) advance(d time.Duration) { c.t = c.t.Add(d) }
-
-func TestLimiterThrottleAndRecover(t *testing.T) {
-	clock := &fakeClock{t: time.Unix(1_000_000, 0)}
-	l := newLimiter(0, clock.now)
-	if l.Rate() != 0 {
-		t.Fatalf("unlimited limiter reports %v", l.Rate())
-	}
-	// 300 accepted answers in one second, then a 429: the rate drops under 300.
-	for range 300 {
-		l.meter(clock.t)
-		clock.advance(time.Second / 300)
-	}
-	l.Throttled()
-	got := l.Rate()
-	if got < 200 || got > 300*throttleFactor+1 {
-		t.Fatalf("after a 429 at ~300 req/s the rate is %.1f, want about %.0f", got, 300*throttleFactor)
-	}
-	// More 429s within the same second do not cut again.
-	l.Throttled()
-	if l.Rate() != got {
-		t.Errorf("second 429 in the same second cut the rate to %.1f", l.Rate())
-	}
-	// Quiet seconds raise it again, a little at a time.
-	clock.advance(1100 * time.Millisecond)
-	l.recover(clock.t)
-	if r := l.Rate(); r <= got || r > got*recoverFactor+1.01 {
-		t.Errorf("after a quiet second rate = %.2f, want just above %.2f", r, got)
-	}
-}
 
 func TestLimiterCeiling(t *testing.T) {
 	clock := &fakeClock{t: time.Unix(1_000_000, 0)}
@@ -47,56 +437,64 @@ func TestLimiterCeiling(t *testing.T) {
 	if l.Rate() != 50 {
 		t.Fatalf("rate = %v, want 50", l.Rate())
 	}
-	l.Throttled()
-	if l.Rate() != 25 {
-		t.Errorf("a 429 with nothing measured: rate = %v, want half of 50", l.Rate())
+	// Attempts are spaced 1/50 s apart from the first.
+	var tk ticket
+	if d := l.take(clock.now(), &tk); d != 0 {
+		t.Fatalf("first attempt waits %v", d)
 	}
-	for range 200 {
-		clock.advance(2 * time.Second)
-		l.recover(clock.t)
+	tk = ticket{}
+	if d := l.take(clock.now(), &tk); d != 20*time.Millisecond {
+		t.Fatalf("second attempt waits %v, want 20ms", d)
 	}
-	if l.Rate() != 50 {
-		t.Errorf("recovered rate = %v, want the --rate ceiling 50", l.Rate())
+	// A search never climbs above --rate.
+	l.Done(clock.now(), attemptThrottled)
+	for range 100 {
+		clock.advance(100 * time.Millisecond)
+		tk = ticket{}
+		l.take(clock.now(), &tk)
+		l.Done(clock.now(), attemptAccepted)
 	}
-	if err := l.Wait(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// A run already paced by the limiter meets a 429: the rate drops by the
-// throttle factor, not by half.
-func TestLimiterThrottleWhilePaced(t *testing.T) {
-	clock := &fakeClock{t: time.Unix(1_000_000, 0)}
-	l := newLimiter(200, clock.now)
-	for range 200 {
-		l.meter(clock.t)
-		clock.advance(time.Second / 200)
-	}
-	l.Throttled()
-	if got, want := l.Rate(), 200*throttleFactor; got < want-1 || got > want+1 {
-		t.Errorf("rate after a 429 while paced at 200/s = %.1f, want %.0f", got, want)
+	if l.Rate() > 50 {
+		t.Errorf("rate climbed to %v, above --rate 50", l.Rate())
 	}
 }
 
-// 429s that come whatever the rate must not starve the run: cuts stop at
-// half the best rate the server accepted.
-func TestLimiterFloor(t *testing.T) {
+// A cut never goes below what the server was just accepting: 300 answers a
+// second, then a run of 429s, leave the rate near 300.
+func TestLimiterCutKeepsAccepted(t *testing.T) {
 	clock := &fakeClock{t: time.Unix(1_000_000, 0)}
 	l := newLimiter(0, clock.now)
-	for range 2 { // two full windows at 400 accepted/s
-		for range 400 {
-			l.meter(clock.t)
-			clock.advance(time.Second / 400)
-		}
+	for range 300 {
+		var tk ticket
+		l.take(clock.now(), &tk)
+		l.Done(clock.now(), attemptAccepted)
+		clock.advance(time.Second / 300)
 	}
-	for range 120 { // two minutes with a 429 every second
-		for range 50 {
-			l.meter(clock.t)
-			clock.advance(time.Second / 50)
-		}
-		l.Throttled()
+	for range 10 {
+		var tk ticket
+		l.take(clock.now(), &tk)
+		l.Done(clock.now(), attemptThrottled)
+		clock.advance(time.Millisecond)
 	}
-	if got := l.Rate(); got < 0.5*400 {
-		t.Errorf("after two minutes of steady 429s the rate is %.1f req/s: the run is starving", got)
+	if r := l.Rate(); r < 0.95*300 || r > 300 {
+		t.Errorf("after a second at 300 accepted/s and a 429, rate = %.1f, want just under 300", r)
+	}
+}
+
+// Wait gives up with its context, and the attempt no longer counts as
+// waiting.
+func TestLimiterWaitCancel(t *testing.T) {
+	l := newLimiter(0.5, time.Now)
+	if _, err := l.Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	l.Done(time.Now(), attemptAccepted)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := l.Wait(ctx); err == nil {
+		t.Fatal("Wait with a cancelled context returned no error")
+	}
+	if l.busy != 0 {
+		t.Errorf("busy = %d after every attempt ended", l.busy)
 	}
 }
