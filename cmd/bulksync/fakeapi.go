@@ -38,6 +38,11 @@ const fakeAPIShutdownGrace = 3 * time.Second
 func addFakeBehaviourFlags(fs *flag.FlagSet, opts *linqfake.Options) {
 	fs.Float64Var(&opts.RateLimit, "rate-limit", 0, "requests per second allowed, above which 429/1007 answers; 0 is unlimited")
 	fs.IntVar(&opts.Burst, "burst", 0, "requests allowed at once above --rate-limit; 0 is one second's worth")
+	fs.Func("retry-after", "how a 429 above --rate-limit says when to come back: seconds (Retry-After and error.retry_after, the default), none, or a duration such as 250ms sent as retry-after-ms", func(s string) error {
+		ra, err := linqfake.ParseRetryAfter(s)
+		opts.RetryAfter = ra
+		return err
+	})
 	fs.DurationVar(&opts.Latency, "latency", 0, "fixed delay added to each contact-card request")
 	fs.DurationVar(&opts.Jitter, "jitter", 0, "random extra delay, up to this much, added to --latency")
 	fs.Float64Var(&opts.Faults.Error3006, "fail-3006", 0, "`probability` (0 to 1) of answering 500/3006 internal server error")

@@ -84,6 +84,45 @@ func TestRateLimit(t *testing.T) {
 	}
 }
 
+// The Retry-After styles of --retry-after: none sends no wait at all, a
+// fixed duration sends only retry-after-ms.
+func TestRateLimitRetryAfterStyles(t *testing.T) {
+	for _, tc := range []struct {
+		flag       string
+		header, ms string
+		body       bool
+	}{
+		{"seconds", "2", "", true},
+		{"none", "", "", false},
+		{"250ms", "", "250", false},
+	} {
+		t.Run(tc.flag, func(t *testing.T) {
+			ra, err := linqfake.ParseRetryAfter(tc.flag)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := newFixture(t, linqfake.Options{RateLimit: 0.5, Burst: 1, RetryAfter: ra}, card(ada, "Ada", "", "", true))
+			callOp(t, f, "list")
+			got := callOp(t, f, "list")
+			checkEnvelope(t, got.resp, got.env, 429, 1007)
+			if h := got.resp.Header.Get("Retry-After"); h != tc.header {
+				t.Errorf("Retry-After %q, want %q", h, tc.header)
+			}
+			if h := got.resp.Header.Get("Retry-After-Ms"); h != tc.ms {
+				t.Errorf("retry-after-ms %q, want %q", h, tc.ms)
+			}
+			if body := got.env.Error.RetryAfter != nil; body != tc.body {
+				t.Errorf("error.retry_after present: %v, want %v", body, tc.body)
+			}
+		})
+	}
+	for _, bad := range []string{"soon", "0s", "-1s"} {
+		if _, err := linqfake.ParseRetryAfter(bad); err == nil {
+			t.Errorf("ParseRetryAfter(%q) gave no error", bad)
+		}
+	}
+}
+
 // A request without a valid token is answered 401 before the rate limit.
 func TestRateLimitAfterAuth(t *testing.T) {
 	f := newFixture(t, linqfake.Options{RateLimit: 0.5, Burst: 1})

@@ -44,6 +44,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -80,6 +81,8 @@ type Options struct {
 	// Burst is how many requests may come at once above the rate; 0 means
 	// one second's worth of RateLimit (at least 1).
 	Burst int
+	// RetryAfter is how a 429 says when to come back; see RetryAfter.
+	RetryAfter RetryAfter
 	// Latency is added to every contact-card request, plus a uniformly
 	// distributed extra of up to Jitter.
 	Latency, Jitter time.Duration
@@ -122,16 +125,59 @@ type Faults struct {
 	Throttle float64
 }
 
+// RetryAfter is how the fake's 429s say when to come back. The zero value
+// is what Linq documents: a Retry-After header and error.retry_after, in
+// whole seconds, the wait until the next request would pass (at least 1).
+// Servers differ, and a client must cope with each.
+type RetryAfter struct {
+	// None sends neither: the client must back off on its own.
+	None bool
+	// Fixed, when set, is sent as a retry-after-ms header instead,
+	// whatever the wait, as some API gateways do.
+	Fixed time.Duration
+}
+
+// ParseRetryAfter reads the --retry-after flag: "seconds", "none", or a
+// duration such as 250ms sent as retry-after-ms.
+func ParseRetryAfter(s string) (RetryAfter, error) {
+	switch s {
+	case "", "seconds":
+		return RetryAfter{}, nil
+	case "none":
+		return RetryAfter{None: true}, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < time.Millisecond {
+		return RetryAfter{}, fmt.Errorf("%q is not seconds, none or a duration of at least 1ms such as 250ms", s)
+	}
+	return RetryAfter{Fixed: d}, nil
+}
+
+// writeRateLimited answers the 429 of a request d before it would have
+// passed.
+func (ra RetryAfter) writeRateLimited(w http.ResponseWriter, r *http.Request, d time.Duration) {
+	switch {
+	case ra.None:
+		writeError(w, r, errRateLimited(0))
+	case ra.Fixed > 0:
+		w.Header().Set("Retry-After-Ms", strconv.FormatInt(ra.Fixed.Milliseconds(), 10))
+		writeError(w, r, errRateLimited(0))
+	default:
+		writeError(w, r, errRateLimited(max(1, int(math.Ceil(d.Seconds())))))
+	}
+}
+
 // Server is the fake Linq API. Create it with New and serve Handler.
 type Server struct {
 	// Fixed at New.
-	lines     []string        // sorted
-	onAccount map[string]bool // the set of lines
-	limiter   *rate.Limiter   // nil: unlimited
-	latency   time.Duration
-	jitter    time.Duration
-	hangFor   time.Duration
-	handler   http.Handler
+	lines      []string        // sorted
+	onAccount  map[string]bool // the set of lines
+	limiter    *rate.Limiter   // nil: unlimited
+	retryAfter RetryAfter
+	latency    time.Duration
+	jitter     time.Duration
+	hangFor    time.Duration
+	handler    http.Handler
 
 	mu     sync.Mutex // guards the fields below
 	cards  map[string]card
@@ -147,15 +193,16 @@ type Server struct {
 // New returns a fake with no cards; see SeedCSV and PutCard to add some.
 func New(opts Options) *Server {
 	s := &Server{
-		onAccount: make(map[string]bool),
-		latency:   opts.Latency,
-		jitter:    opts.Jitter,
-		hangFor:   opts.HangFor,
-		cards:     make(map[string]card),
-		token:     opts.Token,
-		faults:    opts.Faults,
-		rng:       rand.New(rand.NewPCG(opts.Seed, opts.Seed)),
-		logOut:    opts.RequestLog,
+		onAccount:  make(map[string]bool),
+		latency:    opts.Latency,
+		retryAfter: opts.RetryAfter,
+		jitter:     opts.Jitter,
+		hangFor:    opts.HangFor,
+		cards:      make(map[string]card),
+		token:      opts.Token,
+		faults:     opts.Faults,
+		rng:        rand.New(rand.NewPCG(opts.Seed, opts.Seed)),
+		logOut:     opts.RequestLog,
 	}
 	for _, l := range opts.Lines {
 		if !s.onAccount[l] {
@@ -221,8 +268,8 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 	})
 }
 
-// limit answers 429/1007 to requests above Options.RateLimit. Retry-After is
-// the wait until the next request would pass, rounded up to whole seconds.
+// limit answers 429/1007 to requests above Options.RateLimit, saying when to
+// come back as Options.RetryAfter asks.
 func (s *Server) limit(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.limiter != nil {
@@ -230,7 +277,7 @@ func (s *Server) limit(next http.Handler) http.Handler {
 			if d := res.Delay(); d > 0 {
 				// A rejected request does not use up the allowance.
 				res.Cancel()
-				writeError(w, r, errRateLimited(max(1, int(math.Ceil(d.Seconds())))))
+				s.retryAfter.writeRateLimited(w, r, d)
 				return
 			}
 		}
