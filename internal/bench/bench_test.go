@@ -148,13 +148,13 @@ func TestFormatMarkdown(t *testing.T) {
 }
 
 func TestParseOnly(t *testing.T) {
-	if m, err := parseOnly(""); err != nil || len(m) != 5 {
+	if m, err := parseOnly(""); err != nil || len(m) != 7 {
 		t.Errorf(`parseOnly("") = %v, %v`, m, err)
 	}
 	if m, err := parseOnly("1, 3"); err != nil || !m[1] || !m[3] || m[2] || m[4] {
 		t.Errorf(`parseOnly("1, 3") = %v, %v`, m, err)
 	}
-	for _, bad := range []string{"6", "x", "12", "1,"} {
+	for _, bad := range []string{"8", "0", "x", "12", "1,"} {
 		if _, err := parseOnly(bad); err == nil {
 			t.Errorf("parseOnly(%q): no error", bad)
 		}
@@ -187,7 +187,7 @@ func TestWriteMarkdownKeepsNotes(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := environment{date: "2026-01-01 00:00 UTC", goVersion: "go1.26", cpu: "test cpu", cores: 2, mode: "full", load: "0.5"}
-	if err := writeMarkdown(path, env, []figure{{id: "1a", name: "new figure", shown: "1"}}, quickSizes); err != nil {
+	if err := writeMarkdown(path, env, []figure{{id: "1a", name: "new figure", shown: "1"}}, []string{"## A section\n"}, quickSizes); err != nil {
 		t.Fatal(err)
 	}
 	data, err := os.ReadFile(path)
@@ -195,12 +195,59 @@ func TestWriteMarkdownKeepsNotes(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := string(data)
-	for _, want := range []string{"new figure", "test cpu, 2 cores", "## How each figure is measured", notesMarker + "\n\n## Findings\n\nkept by hand\n"} {
+	for _, want := range []string{"new figure", "test cpu, 2 cores", "## How each figure is measured", "## A section", notesMarker + "\n\n## Findings\n\nkept by hand\n"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("missing %q in:\n%s", want, got)
 		}
 	}
 	if strings.Contains(got, "old table") || strings.Count(got, notesMarker) != 1 {
 		t.Errorf("old generated part kept or marker repeated:\n%s", got)
+	}
+}
+
+// The time to 90% of the limit counts from the first 429, over a trailing
+// second of successes.
+func TestReachAfterThrottle(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var entries []logEntry
+	// 10 accepted at once, a 429 at 10 ms, then 1 accepted every 100 ms.
+	for range 10 {
+		entries = append(entries, logEntry{Time: t0, Method: "PATCH", Status: 200})
+	}
+	entries = append(entries, logEntry{Time: t0.Add(10 * time.Millisecond), Method: "PATCH", Status: 429})
+	for i := 1; i <= 30; i++ {
+		entries = append(entries, logEntry{Time: t0.Add(time.Duration(i) * 100 * time.Millisecond), Method: "PATCH", Status: 200})
+	}
+	// A limit of 10/s: the first 10 at once already make 90%, before any 429.
+	if got := reachAfterThrottle(entries, 10, 0.9); got != 0 {
+		t.Errorf("limit 10: reach = %v, want 0", got)
+	}
+	// A limit of 30/s: never 27 in a second.
+	if got := reachAfterThrottle(entries, 30, 0.9); got != -1 {
+		t.Errorf("limit 30: reach = %v, want -1", got)
+	}
+	// A limit of 12/s: 11 in a second from the 429 on: the 11th steady one,
+	// at 1.1 s, with the burst out of its second.
+	if got := reachAfterThrottle(entries[10:], 12, 0.9); got != 1090*time.Millisecond {
+		t.Errorf("limit 12: reach = %v, want 1.09s", got)
+	}
+}
+
+func TestLimitCells(t *testing.T) {
+	cells := limitCells([]float64{50, 1000}, []time.Duration{0, 20 * time.Millisecond}, []string{"seconds", "none", "250ms"})
+	if len(cells) != 2*2*2*3 {
+		t.Fatalf("%d cells, want 24", len(cells))
+	}
+	if c := cells[3]; c.limit != 50 || c.burst != 1 || c.latency != 20*time.Millisecond || c.retryAfter != "seconds" {
+		t.Errorf("cell 3 = %+v", c)
+	}
+	if c := cells[len(cells)-1]; c.burst != 100 {
+		t.Errorf("last cell's burst %d, want 100 (a tenth of 1000)", c.burst)
+	}
+	md := matrixMarkdown(cells[:3], []limitResult{{share: 0.97, throttled: 0.004, reach: time.Second}, {share: 0.9, reach: -1}, {err: errors.New("boom")}})
+	for _, want := range []string{"| 50 | 1 | 0s | 97.0% · 0.4% · 1.0 s ✓ | 90.0% · 0.0% · never | error: boom |"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("matrix lacks %q:\n%s", want, md)
+		}
 	}
 }

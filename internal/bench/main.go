@@ -11,7 +11,7 @@
 // holds the arrival time of every request, so process start, the snapshot
 // and planning are not counted in it.
 //
-//	go run ./internal/bench            # full run, one to two minutes; writes BENCHMARKS.md
+//	go run ./internal/bench            # full run, about 15 minutes (the rate-limit matrix is 36 runs of ~15 s); writes BENCHMARKS.md
 //	go run ./internal/bench -quick     # smoke run, a few seconds; writes nothing
 //	go run ./internal/bench -only 3 -v # one figure, with each child's summary
 package main
@@ -50,44 +50,60 @@ type sizes struct {
 	planSeed      int           // figure 4: cards in the fake
 	planRows      []int         // figure 4: export sizes, the last one for peak RSS
 	rawRepeats    int           // figure 4: timed raw reads, median kept
-	childTimeout  time.Duration // one bulksync process
-	total         time.Duration // the whole bench
+	// figure 6: the rate-limit matrix
+	matrixLimits    []float64
+	matrixLatencies []time.Duration
+	matrixStyles    []string      // the fake's --retry-after
+	matrixSeconds   float64       // each run lasts this long at the limit
+	noisySeconds    float64       // figure 7: ideal length of each run
+	childTimeout    time.Duration // one bulksync process
+	total           time.Duration // the whole bench
 }
 
 var fullSizes = sizes{
-	latency:       20 * time.Millisecond,
-	applySeconds:  4,
-	concurrencies: []int{8, 32, 64},
-	limitRate:     200,
-	limitBurst:    10,
-	limitSeconds:  20,
-	limitWorkers:  32,
-	zeroRows:      30_000,
-	zeroWorkers:   32,
-	zeroRepeats:   2,
-	planSeed:      100_000,
-	planRows:      []int{100_000, 1_000_000},
-	rawRepeats:    3,
-	childTimeout:  5 * time.Minute,
-	total:         20 * time.Minute,
+	latency:         20 * time.Millisecond,
+	applySeconds:    4,
+	concurrencies:   []int{8, 32, 64},
+	limitRate:       200,
+	limitBurst:      10,
+	limitSeconds:    20,
+	limitWorkers:    32,
+	zeroRows:        30_000,
+	zeroWorkers:     32,
+	zeroRepeats:     2,
+	planSeed:        100_000,
+	planRows:        []int{100_000, 1_000_000},
+	rawRepeats:      3,
+	matrixLimits:    []float64{50, 200, 1000},
+	matrixLatencies: []time.Duration{0, 20 * time.Millisecond},
+	matrixStyles:    []string{"seconds", "none", "250ms"},
+	matrixSeconds:   15,
+	noisySeconds:    8,
+	childTimeout:    5 * time.Minute,
+	total:           40 * time.Minute,
 }
 
 var quickSizes = sizes{
-	latency:       20 * time.Millisecond,
-	applySeconds:  0.5,
-	concurrencies: []int{8, 32},
-	limitRate:     200,
-	limitBurst:    10,
-	limitSeconds:  3,
-	limitWorkers:  32,
-	zeroRows:      3_000,
-	zeroWorkers:   32,
-	zeroRepeats:   1,
-	planSeed:      10_000,
-	planRows:      []int{10_000, 50_000},
-	rawRepeats:    1,
-	childTimeout:  time.Minute,
-	total:         3 * time.Minute,
+	latency:         20 * time.Millisecond,
+	applySeconds:    0.5,
+	concurrencies:   []int{8, 32},
+	limitRate:       200,
+	limitBurst:      10,
+	limitSeconds:    3,
+	limitWorkers:    32,
+	zeroRows:        3_000,
+	zeroWorkers:     32,
+	zeroRepeats:     1,
+	planSeed:        10_000,
+	planRows:        []int{10_000, 50_000},
+	rawRepeats:      1,
+	matrixLimits:    []float64{200},
+	matrixLatencies: []time.Duration{0},
+	matrixStyles:    []string{"seconds", "250ms"},
+	matrixSeconds:   3,
+	noisySeconds:    1,
+	childTimeout:    time.Minute,
+	total:           4 * time.Minute,
 }
 
 // bench is one run: where things are, and the fakes to stop at the end.
@@ -100,6 +116,8 @@ type bench struct {
 	verbose bool
 	log     io.Writer // progress
 	fakes   []*fake
+	// sections are markdown written after the table (figure 6's matrix).
+	sections []string
 }
 
 func main() {
@@ -110,7 +128,7 @@ func run() int {
 	var (
 		quick   = flag.Bool("quick", false, "smoke run: small sizes, a few seconds; writes no BENCHMARKS.md unless -out is given")
 		out     = flag.String("out", "BENCHMARKS.md", "markdown file to write, relative to the module root; \"\" writes none")
-		only    = flag.String("only", "", "comma-separated figures to run (1,2,3,4,5); writes no BENCHMARKS.md unless -out is given")
+		only    = flag.String("only", "", "comma-separated figures to run (1 to 7); writes no BENCHMARKS.md unless -out is given")
 		keep    = flag.Bool("keep", false, "keep the temporary directory (CSV files, reports, request logs)")
 		verbose = flag.Bool("v", false, "print each bulksync run's summary")
 	)
@@ -162,7 +180,7 @@ func run() int {
 	for _, f := range []struct {
 		n   int
 		run func(context.Context) []figure
-	}{{1, b.applyThroughput}, {2, b.applyUnderLimit}, {3, b.applyVersusRaw}, {4, b.planVersusRead}, {5, b.htmlPage}} {
+	}{{1, b.applyThroughput}, {2, b.applyUnderLimit}, {3, b.applyVersusRaw}, {4, b.planVersusRead}, {5, b.htmlPage}, {6, b.rateMatrix}, {7, b.noisyThrottle}} {
 		if want[f.n] {
 			figs = append(figs, f.run(ctx)...)
 			b.stopFakes()
@@ -171,6 +189,9 @@ func run() int {
 	elapsed := time.Since(started).Round(time.Second)
 
 	fmt.Print(formatText(figs))
+	for _, sec := range b.sections {
+		fmt.Print("\n" + sec)
+	}
 	code := 0
 	for _, f := range figs {
 		if f.err != nil {
@@ -184,7 +205,7 @@ func run() int {
 		}
 		env := b.environment(ctx, *quick, elapsed)
 		env.load = fmt.Sprintf("%s at the start, %s at the end", loadBefore, loadAverage())
-		if err := writeMarkdown(path, env, figs, b.sz); err != nil {
+		if err := writeMarkdown(path, env, figs, b.sections, b.sz); err != nil {
 			fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 			return 1
 		}
@@ -195,15 +216,15 @@ func run() int {
 
 // parseOnly reads -only; every figure when s is empty.
 func parseOnly(s string) (map[int]bool, error) {
-	want := map[int]bool{1: true, 2: true, 3: true, 4: true, 5: true}
+	want := map[int]bool{1: true, 2: true, 3: true, 4: true, 5: true, 6: true, 7: true}
 	if s == "" {
 		return want, nil
 	}
 	picked := map[int]bool{}
 	for _, p := range strings.Split(s, ",") {
 		p = strings.TrimSpace(p)
-		if len(p) != 1 || p[0] < '1' || p[0] > '5' {
-			return nil, fmt.Errorf("%q is not a figure; figures are 1, 2, 3, 4, 5", p)
+		if len(p) != 1 || p[0] < '1' || p[0] > '7' {
+			return nil, fmt.Errorf("%q is not a figure; figures are 1 to 7", p)
 		}
 		picked[int(p[0]-'0')] = true
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 )
 
@@ -12,7 +13,7 @@ import (
 const notesMarker = "<!-- notes below are kept by make bench -->"
 
 // writeMarkdown writes BENCHMARKS.md, keeping the notes of the old file.
-func writeMarkdown(path string, env environment, figs []figure, sz sizes) error {
+func writeMarkdown(path string, env environment, figs []figure, sections []string, sz sizes) error {
 	notes := ""
 	if old, err := os.ReadFile(path); err == nil {
 		if _, after, ok := bytes.Cut(old, []byte(notesMarker)); ok {
@@ -21,6 +22,9 @@ func writeMarkdown(path string, env environment, figs []figure, sz sizes) error 
 	}
 	var b strings.Builder
 	b.WriteString(markdown(env, figs, sz))
+	for _, sec := range sections {
+		b.WriteString("\n" + sec)
+	}
 	b.WriteString("\n" + notesMarker)
 	if notes == "" {
 		notes = "\n"
@@ -72,7 +76,20 @@ func methods(sz sizes) []string {
 			"Time to interactive = from Navigate to the page's script having parsed the rows and drawn the first window (`body[data-ready]`), best of 2 loads, after one warm-up load. " +
 			"Baseline: the same page with 100 rows, the browser's fixed cost. The number of rows in the DOM after loading shows that rows are drawn on demand. " +
 			"Skipped, not failed, where Chromium is not installed.",
+		fmt.Sprintf("**6** The matrix below: a fresh fake per cell with `--rate-limit L --burst B --latency D --retry-after S` (limits %s; bursts 1 and L/10; latencies %v; Retry-After in whole seconds as Linq documents it, none, or a fixed `retry-after-ms`), "+
+			"L × %g rows as in 1, `bulksync apply --concurrency 32` with the default `--rate 0`. From the request log: the share of the limit as in 2, the share of 429s, and the time from the first 429 to the first moment the fake had accepted 90%% of L in the second before. "+
+			"6a–6c count the cells meeting each goal.", joinFloats(sz.matrixLimits), sz.matrixLatencies, sz.matrixSeconds),
+		fmt.Sprintf("**7** Fake with `--latency %v`, %g s × 32 / latency rows as in 1, `--concurrency 32`, with and without `--fail-429 0.05` (5%% of answers 429 with Retry-After: 1 whatever the rate, as in the soak). "+
+			"Rate = successful PATCHes between the 5th and 95th percentile of them ÷ the time between, so that the last rows waiting out a Retry-After (which any client must) do not hide the steady rate; the whole-run rates are shown beside.", sz.latency, sz.noisySeconds),
 	}
+}
+
+func joinFloats(fs []float64) string {
+	parts := make([]string, len(fs))
+	for i, f := range fs {
+		parts[i] = strconv.FormatFloat(f, 'f', -1, 64)
+	}
+	return strings.Join(parts, ", ")
 }
 
 func joinCounts(ns []int) string {
