@@ -38,6 +38,7 @@ fuzz:
 	$(GO) test ./sync -run '^$$' -fuzz '^FuzzNormalizePhone$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./sync -run '^$$' -fuzz '^FuzzReadAnswer$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./sync -run '^$$' -fuzz '^FuzzPhoneFastPath$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./sync -run '^$$' -fuzz '^FuzzXLSXSource$$' -fuzztime $(FUZZTIME)
 
 # 10k records against a fake injecting 10% 5xx, 5% 429 and 2% dropped
 # connections, then a rerun; then 5 rounds of SIGKILL-and-rerun.

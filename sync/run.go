@@ -63,7 +63,8 @@ func Run(ctx context.Context, cfg Config) error {
 	if serr != nil {
 		return serr
 	}
-	cfg.Summary.Preset = src.Preset()
+	defer src.Close()
+	cfg.Summary.Preset, cfg.Summary.InputFormat = src.Preset(), src.Input()
 
 	cards, err := cfg.snapshot(ctx)
 	if err != nil {
@@ -135,6 +136,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	defer src.Close()
 
 	if cfg.DryRun || abort != nil {
 		err := cfg.eachRecord(src, func(d Desired) error {
@@ -327,7 +329,7 @@ func (cfg *Config) finish(runErr error) error {
 
 // eachRecord reads, normalises and hands on every record of the source
 // that belongs to the shard.
-func (cfg *Config) eachRecord(src *Source, fn func(Desired) error) error {
+func (cfg *Config) eachRecord(src RecordSource, fn func(Desired) error) error {
 	for {
 		rec, err := src.Next()
 		if err == io.EOF {

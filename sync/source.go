@@ -14,16 +14,16 @@ import (
 	"unicode/utf8"
 
 	"github.com/gocarina/gocsv"
-	"golang.org/x/text/encoding/charmap"
-	textunicode "golang.org/x/text/encoding/unicode"
 )
 
 // SourceOptions says how to read an input file.
 type SourceOptions struct {
+	Format    string            // auto (also ""): detected from the content; csv or xlsx
 	Preset    string            // auto (also ""), generic, hubspot or salesforce
 	Map       map[string]string // field -> column header, overriding the preset
-	Delimiter rune              // 0: detect ',', ';' or tab from the header
-	Encoding  string            // utf-8 (also ""), windows-1252, latin-1 or utf-16
+	Delimiter rune              // CSV; 0: detect ',', ';' or tab from the header
+	Encoding  string            // CSV; auto (also ""): detected; utf-8, windows-1252, latin-1 or utf-16
+	Sheet     string            // XLSX; "": the first worksheet
 }
 
 // A preset names, for each field, the column headers that may hold it in
@@ -62,6 +62,20 @@ var presets = []preset{
 // sourceFields are the fields a source fills, in the order messages list them.
 var sourceFields = []string{FieldPhone, FieldFirstName, FieldLastName, FieldImageURL}
 
+// set puts v in the record's field.
+func (r *Record) set(field, v string) {
+	switch field {
+	case FieldPhone:
+		r.Phone = v
+	case FieldFirstName:
+		r.FirstName = v
+	case FieldLastName:
+		r.LastName = v
+	case FieldImageURL:
+		r.ImageURL = v
+	}
+}
+
 // requiredFields must have a column; the others may be absent, which reads
 // as blank cells.
 var requiredFields = []string{FieldPhone, FieldFirstName}
@@ -93,12 +107,12 @@ const (
 	bigRecord = 64 << 10
 )
 
-// Source streams the records of a CSV or CRM export, one row at a time.
+// csvSource streams the records of a CSV export, one row at a time.
 //
 // A row that cannot be read whole (a different number of cells from the
 // header, a broken quote, bytes that are not UTF-8) still becomes a Record,
 // with Problem set, so that it reaches the report with its line number.
-type Source struct {
+type csvSource struct {
 	csv       *csv.Reader
 	tape      *tape          // the current record's bytes, to recover a rejected row's cells
 	cells     map[string]int // field -> column index
@@ -108,17 +122,17 @@ type Source struct {
 	width     int               // cells in the header
 	checkUTF8 bool              // the input is read as UTF-8, so a cell may hold invalid bytes
 	offset    int64             // input offset after the previous record
+	info      InputInfo
 }
 
-// OpenSource reads the header of r, picks the column of each field and
-// returns a Source positioned at the first record. Errors that make the whole
-// input unusable wrap ErrUsage.
-func OpenSource(r io.Reader, opts SourceOptions) (*Source, error) {
+// openCSV reads the header of a CSV input, picks the column of each field
+// and returns a source positioned at the first record.
+func openCSV(r *bufio.Reader, opts SourceOptions) (*csvSource, error) {
 	presetName, err := checkPreset(opts.Preset)
 	if err != nil {
 		return nil, err
 	}
-	decoded, isUTF8, err := decode(r, opts.Encoding)
+	decoded, info, isUTF8, err := decode(r, opts.Encoding)
 	if err != nil {
 		return nil, err
 	}
@@ -162,12 +176,8 @@ func OpenSource(r io.Reader, opts SourceOptions) (*Source, error) {
 		return nil, fmt.Errorf("%w: reading the header: %v", ErrUsage, err)
 	}
 	header := rows.Headers
-	preset, cols, err := pickColumns(header, presetName, opts.Map)
+	lay, err := pickLayout(header, presetName, opts.Map)
 	if err != nil {
-		return nil, err
-	}
-	fallbacks := fallbackColumns(header, preset, cols, opts.Map)
-	if err := checkDuplicateColumns(header, cols, fallbacks, opts.Map); err != nil {
 		return nil, err
 	}
 
@@ -179,42 +189,40 @@ func OpenSource(r io.Reader, opts SourceOptions) (*Source, error) {
 	for i := range names {
 		names[i] = "unmapped column " + strconv.Itoa(i+1)
 	}
-	columns := make(map[string]string, len(cols))
-	for field, i := range cols {
+	for field, i := range lay.cols {
 		names[i] = field
-		columns[field] = header[i]
 	}
-	for field, i := range fallbacks {
+	for field, i := range lay.fallbacks {
 		names[i] = field + " fallback"
 	}
 	if err := rows.RenormalizeHeaders(func([]string) []string { return names }); err != nil {
 		return nil, fmt.Errorf("%w: reading the header: %v", ErrUsage, err)
 	}
-	return &Source{
+	return &csvSource{
+		info:      info,
 		csv:       cr,
 		tape:      tp,
-		cells:     cols,
+		cells:     lay.cols,
 		rows:      rows,
-		preset:    preset,
-		columns:   columns,
+		preset:    lay.preset,
+		columns:   lay.columns,
 		width:     len(header),
 		checkUTF8: isUTF8,
 		offset:    cr.InputOffset(),
 	}, nil
 }
 
-// Preset returns the preset in use, after auto-detection.
-func (s *Source) Preset() string { return s.preset }
+func (s *csvSource) Preset() string { return s.preset }
 
-// Columns returns, for each field that has one, the header of its column.
-func (s *Source) Columns() map[string]string {
+func (s *csvSource) Columns() map[string]string {
 	return maps.Clone(s.columns)
 }
 
-// Next returns the next record, or io.EOF after the last. A row that cannot
-// be read whole comes back as a Record with Problem set and a nil error; an
-// error means the input cannot be read further and wraps ErrUsage.
-func (s *Source) Next() (Record, error) {
+func (s *csvSource) Input() InputInfo { return s.info }
+
+func (s *csvSource) Close() error { return nil }
+
+func (s *csvSource) Next() (Record, error) {
 	v, err := s.rows.Read()
 	start := s.offset
 	s.offset = s.csv.InputOffset()
@@ -260,7 +268,7 @@ func (s *Source) Next() (Record, error) {
 // again for the report: when cells are missing at the end, the ones present
 // are in their columns and are kept; when there are extra cells, a delimiter
 // inside a cell has shifted the rest, and no cell can be trusted.
-func (s *Source) ragged(line int, raw []byte) Record {
+func (s *csvSource) ragged(line int, raw []byte) Record {
 	rec := Record{Line: line}
 	r := csv.NewReader(bytes.NewReader(raw))
 	r.Comma, r.FieldsPerRecord = s.csv.Comma, -1
@@ -368,7 +376,7 @@ func checkCellSizes(rec *Record) {
 // checkCells sets rec.Problem when a cell is not valid UTF-8, which usually
 // means the file is in another encoding, and makes the cells valid so that
 // nothing downstream has to cope with broken text.
-func (s *Source) checkCells(rec *Record) {
+func (s *csvSource) checkCells(rec *Record) {
 	cells := []*string{&rec.Phone, &rec.FirstName, &rec.LastName, &rec.ImageURL}
 	for i, cell := range cells {
 		if utf8.ValidString(*cell) {
@@ -393,24 +401,6 @@ func checkPreset(name string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("%w: --preset: unknown %q; allowed: auto, generic, hubspot, salesforce", ErrUsage, name)
-}
-
-// decode wraps r to turn the named encoding into UTF-8, and says whether r
-// is read as UTF-8 as it is (and so may hold invalid bytes).
-func decode(r io.Reader, encoding string) (io.Reader, bool, error) {
-	switch strings.ToLower(encoding) {
-	case "", "utf-8":
-		return r, true, nil
-	case "windows-1252":
-		return charmap.Windows1252.NewDecoder().Reader(r), false, nil
-	case "latin-1":
-		return charmap.ISO8859_1.NewDecoder().Reader(r), false, nil
-	case "utf-16":
-		// The byte-order mark, when there is one, decides the byte order and
-		// is dropped; without one, little-endian is what Windows writes.
-		return textunicode.UTF16(textunicode.LittleEndian, textunicode.UseBOM).NewDecoder().Reader(r), false, nil
-	}
-	return nil, false, fmt.Errorf("%w: --encoding: unknown %q; allowed: utf-8, windows-1252, latin-1, utf-16", ErrUsage, encoding)
 }
 
 // checkMap checks that --map names only known fields and real column names.
@@ -448,7 +438,7 @@ scan:
 				return nil, fmt.Errorf("%w: input has bare carriage returns (line 1, byte %d), as old Mac CSV does; save it with LF or CRLF line ends", ErrUsage, i+1)
 			}
 		case c < ' ' && c != '\t':
-			return nil, fmt.Errorf("%w: input does not look like CSV: its first line holds binary bytes (a spreadsheet? export it as CSV; UTF-16 text? use --encoding utf-16)", ErrUsage)
+			return nil, fmt.Errorf("%w: input does not look like CSV: its first line holds binary bytes (UTF-16 text without a byte-order mark? use --encoding utf-16)", ErrUsage)
 		}
 	}
 	if !complete {
@@ -485,6 +475,31 @@ func sniffDelimiter(line []byte) rune {
 		return '\t'
 	}
 	return ','
+}
+
+// layout is where the fields are in an input's header.
+type layout struct {
+	preset    string            // after auto-detection
+	cols      map[string]int    // field -> column index
+	fallbacks map[string]int    // field -> the column read when its own is blank
+	columns   map[string]string // field -> header cell used
+}
+
+// pickLayout chooses the preset and each field's columns in header.
+func pickLayout(header []string, presetName string, overrides map[string]string) (layout, error) {
+	preset, cols, err := pickColumns(header, presetName, overrides)
+	if err != nil {
+		return layout{}, err
+	}
+	fallbacks := fallbackColumns(header, preset, cols, overrides)
+	if err := checkDuplicateColumns(header, cols, fallbacks, overrides); err != nil {
+		return layout{}, err
+	}
+	columns := make(map[string]string, len(cols))
+	for field, i := range cols {
+		columns[field] = header[i]
+	}
+	return layout{preset, cols, fallbacks, columns}, nil
 }
 
 // pickColumns chooses the preset and the column index of each field.
@@ -687,6 +702,7 @@ func CheckInput(in io.ReadSeeker, opts SourceOptions, allowEmpty bool) error {
 	if err != nil {
 		return err
 	}
+	defer src.Close()
 	if !allowEmpty {
 		_, err := src.Next()
 		if err == io.EOF {

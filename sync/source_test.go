@@ -17,7 +17,7 @@ import (
 )
 
 // readSource reads every record of input.
-func readSource(input []byte, opts SourceOptions) (*Source, []Record, error) {
+func readSource(input []byte, opts SourceOptions) (RecordSource, []Record, error) {
 	src, err := OpenSource(bytes.NewReader(input), opts)
 	if err != nil {
 		return nil, nil, err
@@ -227,8 +227,9 @@ func TestSource(t *testing.T) {
 			},
 		},
 		{
-			name:  "invalid UTF-8 in one record",
+			name:  "invalid UTF-8 in one record, --encoding utf-8",
 			input: "phone_number,first_name,last_name\n+12125550100,Zo\xeb,Smith\n+12125550101,Bob,Byron\n",
+			opts:  SourceOptions{Encoding: "utf-8"},
 			want: []Record{
 				{Line: 2, Phone: "+12125550100", FirstName: "Zo\uFFFD", LastName: "Smith",
 					Problem: `invalid UTF-8 in column "first_name"; if the file is not UTF-8, use --encoding windows-1252 or latin-1`},
@@ -238,6 +239,7 @@ func TestSource(t *testing.T) {
 		{
 			name:  "invalid UTF-8 in an unmapped column is no problem",
 			input: "phone_number,first_name,notes\n+12125550100,Ada,\xff\xfe\n",
+			opts:  SourceOptions{Encoding: "utf-8"},
 			want:  []Record{{Line: 2, Phone: "+12125550100", FirstName: "Ada"}},
 		},
 		{
@@ -375,14 +377,14 @@ func TestSourceErrors(t *testing.T) {
 		{"byte-order mark only", "\uFEFF", SourceOptions{}, "input is empty: no header"},
 		{"blank lines only", "\n\r\n\n", SourceOptions{}, "input is empty: no header"},
 		{"binary", "\xff\xd8\xff\xe0\x00\x10JFIF\x00", SourceOptions{}, "does not look like CSV: its first line holds binary bytes"},
-		{"zip", "PK\x03\x04\x14\x00\x06\x00", SourceOptions{}, "does not look like CSV"},
-		{"UTF-16 read as UTF-8", "\xff\xfep\x00h\x00o\x00", SourceOptions{}, "use --encoding utf-16"},
+		{"zip read as CSV", "PK\x03\x04\x14\x00\x06\x00", SourceOptions{Format: "csv"}, "does not look like CSV"},
+		{"UTF-16 read as UTF-8", "\xff\xfep\x00h\x00o\x00", SourceOptions{Encoding: "utf-8"}, "use --encoding utf-16"},
 		{"first line too long", strings.Repeat("a", sniffSize+1), SourceOptions{}, "its first line is longer than 64 KiB"},
 		{"old Mac line ends", "phone_number,first_name\r+12125550100,Ada\r", SourceOptions{}, "bare carriage returns"},
-		{"header not UTF-8", "phone_number,first_name,Stra\xdfe\n", SourceOptions{}, "the header is not valid UTF-8; if the file is not UTF-8, use --encoding windows-1252 or latin-1"},
+		{"header not UTF-8", "phone_number,first_name,Stra\xdfe\n", SourceOptions{Encoding: "utf-8"}, "the header is not valid UTF-8; if the file is not UTF-8, use --encoding windows-1252 or latin-1"},
 		{"broken header", "phone_number,\"first_name\"x\n", SourceOptions{}, "reading the header: parse error on line 1"},
 		{"unknown preset", "phone_number,first_name\n", SourceOptions{Preset: "zoho"}, `--preset: unknown "zoho"; allowed: auto, generic, hubspot, salesforce`},
-		{"unknown encoding", "phone_number,first_name\n", SourceOptions{Encoding: "ebcdic"}, `--encoding: unknown "ebcdic"; allowed: utf-8, windows-1252, latin-1, utf-16`},
+		{"unknown encoding", "phone_number,first_name\n", SourceOptions{Encoding: "ebcdic"}, `--encoding: unknown "ebcdic"; allowed: auto, utf-8, windows-1252, latin-1, utf-16`},
 		{"unknown --map field", "phone_number,first_name\n", SourceOptions{Map: map[string]string{"frist_name": "Name"}},
 			`--map: unknown field "frist_name"; fields are phone_number, first_name, last_name, image_url`},
 		{"empty --map column", "phone_number,first_name\n", SourceOptions{Map: map[string]string{"first_name": " "}}, "--map first_name: empty column name"},
@@ -436,7 +438,7 @@ func (r failingReader) Read(p []byte) (int, error) {
 
 func TestSourceReadError(t *testing.T) {
 	// Larger than the read-ahead, so the failure comes from Next.
-	input := "phone_number,first_name\n" + strings.Repeat("+12125550100,Ada\n", 10000)
+	input := "phone_number,first_name\n" + strings.Repeat("+12125550100,Ada\n", 2*detectSize/17)
 	src, err := OpenSource(failingReader{strings.NewReader(input)}, SourceOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -499,8 +501,9 @@ func TestSourceStreams(t *testing.T) {
 			t.Fatalf("record %d: %+v, %v", i, rec, err)
 		}
 		// The generator emits records in order: in.next is how far the
-		// source has read. 64 KiB of read-ahead is about 600 records.
-		if ahead := in.next - i; ahead > 2000 {
+		// source has read. The read-ahead, 1 MiB to detect the encoding
+		// and 64 KiB for the header, is about 10,000 records.
+		if ahead := in.next - i; ahead > 12_000 {
 			t.Fatalf("record %d came out when the source had read %d records: it reads ahead instead of streaming", i, in.next)
 		}
 	}

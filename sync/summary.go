@@ -21,6 +21,7 @@ type Summary struct {
 	Input       string         `json:"input"`
 	Report      string         `json:"report"`
 	Preset      string         `json:"preset"`
+	InputFormat InputInfo      `json:"input_format"`
 	Records     int            `json:"records"`
 	Changes     int            `json:"changes"` // writes in the plan
 	Actions     map[Action]int `json:"actions"`
@@ -80,6 +81,9 @@ func (s *Summary) WriteText(w io.Writer) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	fmt.Fprintf(w, "%s: %d records, %d changes planned, in %.1fs\n", s.Command, s.Records, s.Changes, s.Duration)
+	if in := s.InputFormat.String(); in != "" {
+		fmt.Fprintf(w, "  input:   %s\n", in)
+	}
 	var parts []string
 	for _, a := range Actions {
 		if n := s.Actions[a]; n > 0 {

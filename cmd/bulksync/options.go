@@ -22,6 +22,8 @@ type syncOptions struct {
 	report        string
 	summaryJSON   string
 	html          string // --html: the report as a page for review
+	format        string
+	sheet         string
 	preset        string
 	maps          mapFlag
 	delimiter     string
@@ -47,14 +49,16 @@ type syncOptions struct {
 }
 
 func (o *syncOptions) addFlags(fs *flag.FlagSet) {
-	fs.StringVar(&o.input, "input", "", "CSV or CRM export to read (\"-\" for standard input)")
+	fs.StringVar(&o.input, "input", "", "CSV or .xlsx export to read (\"-\" for standard input)")
+	fs.StringVar(&o.format, "format", "auto", "input format: auto (an .xlsx workbook is told by its content, not its name), csv or xlsx")
+	fs.StringVar(&o.sheet, "sheet", "", "xlsx: the sheet to read (default: the first)")
 	fs.StringVar(&o.report, "report", "", "CSV report to write (default: a new file bulksync-<command>-<time>[-shard-i-of-n].csv,\nnever an existing one)")
 	fs.StringVar(&o.summaryJSON, "summary-json", "", "also write the summary as JSON to this file")
 	fs.StringVar(&o.html, "html", "", "also write the report as one self-contained HTML page for review (opens offline)")
 	fs.StringVar(&o.preset, "preset", "auto", "column names: auto, generic, hubspot or salesforce")
 	fs.Var(&o.maps, "map", "field=Column: read a field from this column (repeatable; fields: phone_number, first_name, last_name, image_url)")
-	fs.StringVar(&o.delimiter, "delimiter", "", "cell delimiter: , ; tab (default: detected from the header)")
-	fs.StringVar(&o.encoding, "encoding", "utf-8", "input encoding: utf-8, windows-1252, latin-1 or utf-16")
+	fs.StringVar(&o.delimiter, "delimiter", "", "CSV cell delimiter: , ; tab (default: detected from the header)")
+	fs.StringVar(&o.encoding, "encoding", "auto", "CSV encoding: auto, utf-8, windows-1252, latin-1 or utf-16;\nauto: UTF-16 if the file starts with its byte-order mark, windows-1252 if its first MiB is not\nvalid UTF-8, otherwise UTF-8")
 	fs.StringVar(&o.region, "region", "US", "region for phone numbers written without a country code (ISO 3166)")
 	fs.StringVar(&o.empty, "empty", "keep", "what a blank cell means: keep (leave the card's value) or clear")
 	fs.StringVar(&o.onDuplicate, "on-duplicate", "error", "a phone number on several records: error (apply none), first or last")
@@ -139,7 +143,7 @@ func (o *syncOptions) config(e *env, dryRun bool) (sync.Config, string, error) {
 		return cfg, "", err
 	}
 	return sync.Config{
-		Source:     sync.SourceOptions{Preset: preset, Map: o.maps, Delimiter: delim, Encoding: o.encoding},
+		Source:     sync.SourceOptions{Format: o.format, Sheet: o.sheet, Preset: preset, Map: o.maps, Delimiter: delim, Encoding: o.encoding},
 		Normalize:  sync.NormalizeOptions{Region: o.region},
 		Plan:       sync.PlanOptions{Empty: empty, OnDuplicate: dup, CreateMissing: o.createMissing, RespectManualEdits: o.respectEdits},
 		MaxChanges: limit,

@@ -45,6 +45,8 @@ func scriptParams(dir string) testscript.Params {
 			e.Setenv("LINQ_API_V3_API_KEY", "")
 			e.Setenv("LINQ_API_V3_BASE_URL", "")
 			e.Setenv("XDG_STATE_HOME", e.WorkDir+"/.state")
+			// Binary fixtures (testdata/xlsx) are copied in from here.
+			e.Setenv("TESTDATA", testdataDir)
 			return nil
 		},
 		Cmds: scriptCmds(),
@@ -60,8 +62,9 @@ var scriptChecks = map[string]func(ts *testscript.TestScript, args []string) err
 	"csvcheck":   checkCSV,
 	"exits":      checkExits,
 	"statecheck": checkState,
-	"promcheck":  checkProm,  // script_obs_test.go
-	"nokey":      checkNoKey, // script_obs_test.go
+	"samereport": checkSameReport, // script_xlsx_test.go
+	"promcheck":  checkProm,       // script_obs_test.go
+	"nokey":      checkNoKey,      // script_obs_test.go
 }
 
 // scriptActions are the scripts' custom commands that do something (start
