@@ -79,6 +79,7 @@ func Run(ctx context.Context, cfg Config) error {
 		if src, serr = OpenSource(cfg.Input, cfg.Source); serr != nil {
 			return err
 		}
+		defer src.Close()
 		return cfg.unplanned(err, func(each func(Change) error) error {
 			return cfg.eachRecord(src, func(d Desired) error {
 				c := Change{Desired: d}
