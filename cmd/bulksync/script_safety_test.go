@@ -85,9 +85,6 @@ func startServer(ts *testscript.TestScript, h http.Handler) string {
 //	wrong-name         passed to the fake, but the answer has another first_name
 //	hang-snapshot      the GET hangs until the client gives up
 func cmdFront(ts *testscript.TestScript, neg bool, args []string) {
-	if neg {
-		ts.Fatalf("front does not take !")
-	}
 	if len(args) < 1 {
 		ts.Fatalf("usage: front MODE [ARG]")
 	}
@@ -197,9 +194,6 @@ func cmdFront(ts *testscript.TestScript, neg bool, args []string) {
 // recorded: print what the recorder of 'front' received, one request per
 // line: METHOD PATH authorization=present|absent body=NB.
 func cmdRecorded(ts *testscript.TestScript, neg bool, args []string) {
-	if neg {
-		ts.Fatalf("recorded does not take !; check its output with ! stdout")
-	}
 	rec := ts.Value("front").(*frontHolder).rec
 	if rec == nil {
 		ts.Fatalf("no recorder: run 'front' first")
@@ -215,9 +209,6 @@ func cmdRecorded(ts *testscript.TestScript, neg bool, args []string) {
 // (10 s at most). Unlike waitreq, it counts a request when it arrives, so
 // it sees one that hangs.
 func cmdWaitFront(ts *testscript.TestScript, neg bool, args []string) {
-	if neg {
-		ts.Fatalf("waitfront does not take !")
-	}
 	if len(args) != 1 {
 		ts.Fatalf("usage: waitfront N")
 	}
