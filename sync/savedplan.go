@@ -291,8 +291,12 @@ func RunSaved(ctx context.Context, cfg Config, plan io.ReadSeeker, account strin
 				return fmt.Errorf("%w: rewinding --plan: %v", ErrUsage, err)
 			}
 			_, err := readPlan(plan, account, func(sc savedChange) error {
+				// As planned: with no live cards, staleness is unknown.
 				c := changeFromSaved(sc, nil, nil)
 				c.Action, c.Detail, c.Fields = sc.Action, sc.Detail, nil
+				for _, f := range sc.Fields {
+					c.Fields = append(c.Fields, fieldChange{name: f.Field, old: f.Old, new: f.New})
+				}
 				return each(c)
 			})
 			return err

@@ -84,6 +84,7 @@ func startServer(ts *testscript.TestScript, h http.Handler) string {
 //	wrong-number       passed to the fake, but the answer names another number
 //	wrong-name         passed to the fake, but the answer has another first_name
 //	hang-snapshot      the GET hangs until the client gives up
+//	hang-snapshot-after N  the first N GETs pass, later ones hang
 func cmdFront(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) < 1 {
 		ts.Fatalf("usage: front MODE [ARG]")
@@ -100,9 +101,9 @@ func cmdFront(ts *testscript.TestScript, neg bool, args []string) {
 	rec.url = startServer(ts, rec)
 	holder.rec = rec
 	holder.arrived.Store(0)
-	seconds := func() string {
+	seconds := func() string { // or any count
 		if len(args) != 2 {
-			ts.Fatalf("front %s: want N seconds", args[0])
+			ts.Fatalf("front %s: want a number N", args[0])
 		}
 		if _, err := strconv.Atoi(args[1]); err != nil {
 			ts.Fatalf("front %s: %v", args[0], err)
@@ -145,9 +146,15 @@ func cmdFront(ts *testscript.TestScript, neg bool, args []string) {
 			throttle(w, n)
 			return true
 		}
-	case "hang-snapshot":
+	case "hang-snapshot", "hang-snapshot-after":
+		var pass atomic.Int64
+		if args[0] == "hang-snapshot-after" {
+			n, err := strconv.Atoi(seconds())
+			ts.Check(err)
+			pass.Store(int64(n))
+		}
 		mode = func(w http.ResponseWriter, r *http.Request) bool {
-			if r.Method != http.MethodGet {
+			if r.Method != http.MethodGet || pass.Add(-1) >= 0 {
 				return false
 			}
 			<-r.Context().Done()
