@@ -146,7 +146,10 @@ func openLocked(path, account string) (*State, error) {
 		}
 		f.Close()
 	}
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)")
+	// WAL is not among these pragmas: switching to it rewrites the file's
+	// header, and a file that turns out not to be ours must be left as it
+	// was. It is switched on once the file is known to be a state.
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)")
 	if err != nil {
 		return nil, fmt.Errorf("%w: --state %s: %v", ErrUsage, path, err)
 	}
@@ -157,6 +160,12 @@ func openLocked(path, account string) (*State, error) {
 	if err := s.migrate(fresh, account); err != nil {
 		db.Close()
 		return nil, err
+	}
+	// WAL lets 'bulksync runs' read while a run writes; the mode is kept in
+	// the file, so this is a no-op after the first time.
+	if _, err := db.Exec(`PRAGMA journal_mode=WAL`); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("%w: --state %s: %v", ErrUsage, path, err)
 	}
 	return s, nil
 }
