@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	_ "modernc.org/sqlite" // pure-Go SQLite: no cgo, one static binary
@@ -246,7 +245,7 @@ func lockState(path, command string) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: --state: cannot create the lock file: %v", ErrUsage, err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if err := tryLock(f); err != nil {
 		var holder lockInfo
 		b, _ := os.ReadFile(path)
 		f.Close()
@@ -266,7 +265,7 @@ func lockState(path, command string) (*os.File, error) {
 
 func unlockState(f *os.File) {
 	f.Truncate(0)
-	syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	unlock(f)
 	f.Close()
 }
 
