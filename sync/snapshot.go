@@ -65,7 +65,7 @@ func FetchSnapshot(ctx context.Context, c linq.ClientInterface, retry ApplyOptio
 			return nil, fmt.Errorf("%w: cannot read the live contact cards: %v (last answer: %v)", ErrAborted, context.Cause(ctx), last)
 		}
 	}
-	return nil, fmt.Errorf("%w: cannot read the live contact cards: %v", ErrAborted, last)
+	return nil, fmt.Errorf("%w: cannot read the live contact cards: %w", ErrAborted, last)
 }
 
 // fetchOnce makes one attempt. wait is -1 when retrying is pointless, and

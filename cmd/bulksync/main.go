@@ -46,6 +46,7 @@ func commands() []command {
 		{"apply", "plan, then carry the plan out against the Linq API", runApply},
 		{"runs", "list past runs from the state database", runRuns},
 		{"export", "save every live card to a file: a backup before a migration", runExport},
+		{"check", "preflight: key, API, card list, state and export; writes nothing", runCheck},
 		{"demo", "run plan and apply against a built-in fake Linq API with sample data", runDemo},
 		{"fake-api", "run the fake Linq API (for tests, scripts and benchmarks)", runFakeAPI},
 	}
@@ -101,12 +102,12 @@ func run(args []string, e *env) int {
 		e.hard = hard
 		err := c.run(ctx, e, args[1:])
 		code := exitCode(err)
-		if err != nil && !errors.Is(err, errHelp) && !errors.Is(err, sync.ErrIncomplete) {
+		if err != nil && !errors.Is(err, errHelp) && !errors.Is(err, sync.ErrIncomplete) && !errors.Is(err, errReported) {
 			fmt.Fprintf(e.stderr, "bulksync %s: %v\n", c.name, err)
 		}
 		return code
 	}
-	fmt.Fprintf(e.stderr, "bulksync: unknown command %q; commands are plan, apply, runs, export, demo, fake-api\n", args[0])
+	fmt.Fprintf(e.stderr, "bulksync: unknown command %q; commands are plan, apply, runs, export, check, demo, fake-api\n", args[0])
 	return 2
 }
 
@@ -152,6 +153,9 @@ func signalName(s os.Signal) string {
 
 // errHelp is returned when -h was asked for: the help is already printed.
 var errHelp = errors.New("help requested")
+
+// errReported ends a command whose output already said what went wrong.
+var errReported = errors.New("reported above")
 
 func exitCode(err error) int {
 	switch {
