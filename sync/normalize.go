@@ -55,7 +55,20 @@ func Normalize(rec Record, opts NormalizeOptions) Desired {
 		region = strings.ToUpper(opts.Region)
 	}
 	var badPhone, badFirst, badLast, badImage string
-	d.Phone, badPhone = normalizePhone(d.Phone, region)
+	// A row's country matters only for a number written without +, and a
+	// blank one leaves --region: an export of an international team often
+	// has the country only where someone filled it in.
+	if country := strings.TrimSpace(rec.Region); country != "" && d.Phone != "" && !strings.HasPrefix(trimTel(d.Phone), "+") {
+		code, ok := countryRegion(country)
+		if ok {
+			region = code
+		} else {
+			badPhone = badCountry(country)
+		}
+	}
+	if badPhone == "" {
+		d.Phone, badPhone = normalizePhone(d.Phone, region)
+	}
 	if badPhone == "" {
 		d.Phone, badPhone = checkE164Length(strings.TrimSpace(rec.Phone), d.Phone)
 	}

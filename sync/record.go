@@ -10,6 +10,7 @@ type Record struct {
 	FirstName string
 	LastName  string
 	ImageURL  string
+	Region    string // raw country cell (--region-column): the region of a number written without +
 	Problem   string // non-empty when the record is unusable as read
 }
 
@@ -40,6 +41,9 @@ const (
 	FieldFirstName = "first_name"
 	FieldLastName  = "last_name"
 	FieldImageURL  = "image_url"
+	// FieldRegion is not a card field: its column (--region-column) gives
+	// each record the region of a phone number written without +.
+	FieldRegion = "region"
 )
 
 // Action is what the plan decided for one record.

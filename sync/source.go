@@ -44,23 +44,26 @@ var presets = []preset{
 		FieldFirstName: {"first_name"},
 		FieldLastName:  {"last_name"},
 		FieldImageURL:  {"image_url"},
+		FieldRegion:    {"country_code", "country"},
 	}},
 	{"hubspot", map[string][]string{
 		FieldPhone:     {"Phone Number", "Mobile Phone Number"},
 		FieldFirstName: {"First Name"},
 		FieldLastName:  {"Last Name"},
 		FieldImageURL:  {"Profile Photo URL", "Avatar URL", "Image URL", "Photo URL"},
+		FieldRegion:    {"Country/Region", "Country"},
 	}},
 	{"salesforce", map[string][]string{
 		FieldPhone:     {"Phone", "MobilePhone"},
 		FieldFirstName: {"FirstName"},
 		FieldLastName:  {"LastName"},
 		FieldImageURL:  {"FullPhotoUrl", "SmallPhotoUrl"},
+		FieldRegion:    {"MailingCountryCode", "MailingCountry", "Mailing Country Code", "Mailing Country", "CountryCode", "Country"},
 	}},
 }
 
 // sourceFields are the fields a source fills, in the order messages list them.
-var sourceFields = []string{FieldPhone, FieldFirstName, FieldLastName, FieldImageURL}
+var sourceFields = []string{FieldPhone, FieldFirstName, FieldLastName, FieldImageURL, FieldRegion}
 
 // set puts v in the record's field.
 func (r *Record) set(field, v string) {
@@ -73,6 +76,8 @@ func (r *Record) set(field, v string) {
 		r.LastName = v
 	case FieldImageURL:
 		r.ImageURL = v
+	case FieldRegion:
+		r.Region = v
 	}
 }
 
@@ -87,16 +92,18 @@ type sourceRow struct {
 	FirstName string `csv:"first_name"`
 	LastName  string `csv:"last_name"`
 	ImageURL  string `csv:"image_url"`
+	Region    string `csv:"region"`
 	// The preset's next column for a field, read when the chosen one is
 	// blank in a row: a HubSpot contact with only a "Mobile Phone Number",
-	// a Salesforce one with only a SmallPhotoUrl.
+	// a Salesforce one with only a SmallPhotoUrl or a MailingCountry.
 	PhoneAlt    string `csv:"phone_number fallback"`
 	ImageURLAlt string `csv:"image_url fallback"`
+	RegionAlt   string `csv:"region fallback"`
 }
 
 // fallbackFields are the fields whose preset columns back each other up
 // row by row.
-var fallbackFields = []string{FieldPhone, FieldImageURL}
+var fallbackFields = []string{FieldPhone, FieldImageURL, FieldRegion}
 
 const (
 	// sniffSize bounds the header line, which is read ahead to detect the
@@ -241,12 +248,15 @@ func (s *csvSource) Next() (Record, error) {
 
 	row := v.(*sourceRow)
 	line, _ := s.csv.FieldPos(0)
-	rec := Record{Line: line, Phone: row.Phone, FirstName: row.FirstName, LastName: row.LastName, ImageURL: row.ImageURL}
+	rec := Record{Line: line, Phone: row.Phone, FirstName: row.FirstName, LastName: row.LastName, ImageURL: row.ImageURL, Region: row.Region}
 	if strings.TrimSpace(rec.Phone) == "" {
 		rec.Phone = row.PhoneAlt
 	}
 	if strings.TrimSpace(rec.ImageURL) == "" {
 		rec.ImageURL = row.ImageURLAlt
+	}
+	if strings.TrimSpace(rec.Region) == "" {
+		rec.Region = row.RegionAlt
 	}
 	checkCellSizes(&rec)
 	if s.checkUTF8 {
@@ -258,6 +268,7 @@ func (s *csvSource) Next() (Record, error) {
 		rec.Phone = strings.Clone(rec.Phone)
 		rec.FirstName = strings.Clone(rec.FirstName)
 		rec.LastName = strings.Clone(rec.LastName)
+		rec.Region = strings.Clone(rec.Region)
 		rec.ImageURL = strings.Clone(rec.ImageURL)
 	}
 	return rec, nil
@@ -286,17 +297,7 @@ func (s *csvSource) ragged(line int, raw []byte) Record {
 		if i >= len(cells) {
 			continue
 		}
-		cell := strings.Clone(cells[i])
-		switch field {
-		case FieldPhone:
-			rec.Phone = cell
-		case FieldFirstName:
-			rec.FirstName = cell
-		case FieldLastName:
-			rec.LastName = cell
-		case FieldImageURL:
-			rec.ImageURL = cell
-		}
+		rec.set(field, strings.Clone(cells[i]))
 	}
 	checkCellSizes(&rec)
 	if s.checkUTF8 {
@@ -356,7 +357,7 @@ const shownCell = 64
 // checkCellSizes sets rec.Problem when a field's cell is longer than
 // maxCell, and cuts the cell so the report shows its start and its length.
 func checkCellSizes(rec *Record) {
-	cells := []*string{&rec.Phone, &rec.FirstName, &rec.LastName, &rec.ImageURL}
+	cells := []*string{&rec.Phone, &rec.FirstName, &rec.LastName, &rec.ImageURL, &rec.Region}
 	for i, cell := range cells {
 		n := len(*cell)
 		if n <= maxCell {
@@ -377,7 +378,7 @@ func checkCellSizes(rec *Record) {
 // means the file is in another encoding, and makes the cells valid so that
 // nothing downstream has to cope with broken text.
 func (s *csvSource) checkCells(rec *Record) {
-	cells := []*string{&rec.Phone, &rec.FirstName, &rec.LastName, &rec.ImageURL}
+	cells := []*string{&rec.Phone, &rec.FirstName, &rec.LastName, &rec.ImageURL, &rec.Region}
 	for i, cell := range cells {
 		if utf8.ValidString(*cell) {
 			continue
@@ -492,6 +493,16 @@ func pickLayout(header []string, presetName string, overrides map[string]string)
 		return layout{}, err
 	}
 	fallbacks := fallbackColumns(header, preset, cols, overrides)
+	if _, asked := overrides[FieldRegion]; !asked {
+		// A country column the preset found by itself is a help, not a
+		// requirement: one whose name several columns share is left out
+		// rather than refusing an export that worked without it.
+		for _, m := range []map[string]int{cols, fallbacks} {
+			if i, ok := m[FieldRegion]; ok && sharedName(header, i) {
+				delete(m, FieldRegion)
+			}
+		}
+	}
 	if err := checkDuplicateColumns(header, cols, fallbacks, overrides); err != nil {
 		return layout{}, err
 	}
@@ -500,6 +511,16 @@ func pickLayout(header []string, presetName string, overrides map[string]string)
 		columns[field] = header[i]
 	}
 	return layout{preset, cols, fallbacks, columns}, nil
+}
+
+// sharedName reports whether another column of header has column i's name.
+func sharedName(header []string, i int) bool {
+	for j, h := range header {
+		if j != i && strings.EqualFold(strings.TrimSpace(h), strings.TrimSpace(header[i])) {
+			return true
+		}
+	}
+	return false
 }
 
 // pickColumns chooses the preset and the column index of each field.
@@ -513,7 +534,11 @@ func pickColumns(header []string, name string, overrides map[string]string) (str
 	for _, field := range slices.Sorted(maps.Keys(overrides)) {
 		i := findColumn(header, overrides[field])
 		if i < 0 {
-			return "", nil, fmt.Errorf("%w: --map %s=%q: no such column; the header has %s", ErrUsage, field, overrides[field], quoteHeader(header))
+			flag := fmt.Sprintf("--map %s=%q", field, overrides[field])
+			if field == FieldRegion {
+				flag = fmt.Sprintf("--region-column %q", overrides[field])
+			}
+			return "", nil, fmt.Errorf("%w: %s: no such column; the header has %s", ErrUsage, flag, quoteHeader(header))
 		}
 		mapped[field] = i
 	}

@@ -29,6 +29,7 @@ type syncOptions struct {
 	delimiter     string
 	encoding      string
 	region        string
+	regionColumn  string
 	empty         string
 	onDuplicate   string
 	createMissing bool
@@ -56,10 +57,11 @@ func (o *syncOptions) addFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.summaryJSON, "summary-json", "", "also write the summary as JSON to this file")
 	fs.StringVar(&o.html, "html", "", "also write the report as one self-contained HTML page for review (opens offline)")
 	fs.StringVar(&o.preset, "preset", "auto", "column names: auto, generic, hubspot or salesforce")
-	fs.Var(&o.maps, "map", "field=Column: read a field from this column (repeatable; fields: phone_number, first_name, last_name, image_url)")
+	fs.Var(&o.maps, "map", "field=Column: read a field from this column (repeatable; fields: phone_number, first_name, last_name, image_url;\nregion=Column is --region-column)")
 	fs.StringVar(&o.delimiter, "delimiter", "", "CSV cell delimiter: , ; tab (default: detected from the header)")
 	fs.StringVar(&o.encoding, "encoding", "auto", "CSV encoding: auto, utf-8, windows-1252, latin-1 or utf-16;\nauto: UTF-16 if the file starts with its byte-order mark, windows-1252 if its first MiB is not\nvalid UTF-8, otherwise UTF-8")
-	fs.StringVar(&o.region, "region", "US", "region for phone numbers written without a country code (ISO 3166)")
+	fs.StringVar(&o.region, "region", "US", "region for phone numbers written without a country code (ISO 3166),\nwhere the row has no country")
+	fs.StringVar(&o.regionColumn, "region-column", "", "column holding each row's country (a name such as United Kingdom, or an ISO code such as GB)\nfor its numbers written without +; presets read HubSpot's Country/Region, Salesforce's\nMailingCountryCode/MailingCountry, generic country_code/country")
 	fs.StringVar(&o.empty, "empty", "keep", "what a blank cell means: keep (leave the card's value) or clear")
 	fs.StringVar(&o.onDuplicate, "on-duplicate", "error", "a phone number on several records: error (apply none), first or last")
 	fs.BoolVar(&o.createMissing, "create-missing", false, "create cards for numbers that have none")
@@ -114,6 +116,12 @@ func (o *syncOptions) config(e *env, dryRun bool) (sync.Config, string, error) {
 	}
 	if err := sync.CheckRegion(o.region); err != nil {
 		return cfg, "", err
+	}
+	if o.regionColumn != "" {
+		if c, ok := o.maps[sync.FieldRegion]; ok && c != o.regionColumn {
+			return cfg, "", fmt.Errorf("%w: --region-column %q and --map region=%q name two columns; give one", sync.ErrUsage, o.regionColumn, c)
+		}
+		o.maps.Set(sync.FieldRegion + "=" + o.regionColumn)
 	}
 	empty, err := sync.ParseEmptyPolicy(o.empty)
 	if err != nil {

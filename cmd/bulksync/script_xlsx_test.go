@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -54,7 +55,7 @@ func TestXLSXFixtures(t *testing.T) {
 // files hold: phone numbers stored as numbers (one shown in scientific
 // notation, one with thousands separators, one with a leading zero kept by
 // its format), a date, formulas with their cached values, an empty row, a
-// merged cell, and a second sheet. testdata/script/plan_xlsx_same_as_csv.txtar
+// merged cell, a country per row, and a second sheet. testdata/script/plan_xlsx_same_as_csv.txtar
 // holds the same export as CSV.
 func contactsXLSX(t *testing.T) []byte {
 	t.Helper()
@@ -88,6 +89,7 @@ func contactsXLSX(t *testing.T) []byte {
 		{108, "Eve", "Online", "CALL-EVE"},
 		{109, "Di", "Prima", 14155550109, nil, nil, "US"},
 		{110, "Ed", "", 14155550110, nil, nil, "US"},
+		{111, "Flo", "Nightingale", excelize.Cell{StyleID: lead, Value: 2079460999}, nil, nil, "Narnia"},
 	}
 	sw, err := f.NewStreamWriter("Contacts")
 	check(err)
@@ -176,4 +178,17 @@ func checkSameReport(ts *testscript.TestScript, args []string) error {
 		}
 	}
 	return nil
+}
+
+// plan and apply list the input flags.
+func TestHelpListsInputFlags(t *testing.T) {
+	for _, cmd := range []string{"plan", "apply"} {
+		var stderr bytes.Buffer
+		run([]string{cmd, "-h"}, &env{stdout: &bytes.Buffer{}, stderr: &stderr, getenv: func(string) string { return "" }})
+		for _, flag := range []string{"-format", "-sheet", "-encoding", "-delimiter", "-region", "-region-column"} {
+			if !strings.Contains(stderr.String(), "  "+flag+" ") && !strings.Contains(stderr.String(), "  "+flag+"\n") {
+				t.Errorf("%s -h does not list %s", cmd, flag)
+			}
+		}
+	}
 }
