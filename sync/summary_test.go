@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"maps"
+	"os"
 	"slices"
+	"strings"
 	stdsync "sync"
 	"testing"
 )
@@ -107,11 +109,13 @@ func TestSummaryWriteText(t *testing.T) {
 }
 
 // The JSON's field names are an interface (--summary-json, the run
-// history): renaming one breaks someone's script.
+// history): each is documented in the README's --summary-json item, so a
+// renamed or new field is a change the README must show.
 func TestSummaryJSONFields(t *testing.T) {
 	s := NewSummary("apply")
 	s.Records, s.ExitCode = 2, 1
 	s.Count(ReportRow{Action: ActionUpdate, Result: ResultFailed, ErrorCode: "3006", Attempts: 1}, false)
+	s.Error = "aborted"
 	var buf bytes.Buffer
 	if err := s.WriteJSON(&buf); err != nil {
 		t.Fatal(err)
@@ -120,10 +124,28 @@ func TestSummaryJSONFields(t *testing.T) {
 	if err := json.Unmarshal(buf.Bytes(), &got); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"actions", "changes", "command", "drift", "duration_seconds", "error_codes", "exit_code", "input",
-		"input_format", "input_sha256", "preset", "records", "report", "requests", "results", "started"}
-	if keys := slices.Sorted(maps.Keys(got)); !slices.Equal(keys, want) {
-		t.Errorf("summary JSON fields %v, want %v (error only when set)", keys, want)
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, doc, ok := strings.Cut(string(readme), "**`--summary-json FILE`**")
+	doc, _, _ = strings.Cut(doc, "\n- ")
+	if !ok {
+		t.Fatal("README.md has no **`--summary-json FILE`** item")
+	}
+	for _, key := range slices.Sorted(maps.Keys(got)) {
+		if !strings.Contains(doc, "`"+key+"`") {
+			t.Errorf("summary JSON field %q is not in the README's --summary-json item", key)
+		}
+	}
+	if len(got) < 15 {
+		t.Errorf("summary JSON has %d fields: %v", len(got), got)
+	}
+	buf.Reset()
+	s.Error = ""
+	s.WriteJSON(&buf)
+	if strings.Contains(buf.String(), `"error"`) {
+		t.Errorf("error present when empty: %s", buf.String())
 	}
 	s.Error = "aborted"
 	buf.Reset()
@@ -142,7 +164,7 @@ func TestSummaryJSONFields(t *testing.T) {
 	if err := json.Unmarshal([]byte(counts), &got); err != nil {
 		t.Fatal(err)
 	}
-	want = []string{"actions", "changes", "drift", "error_codes", "records", "requests", "results"}
+	want := []string{"actions", "changes", "drift", "error_codes", "records", "requests", "results"}
 	if keys := slices.Sorted(maps.Keys(got)); !slices.Equal(keys, want) {
 		t.Errorf("history counts fields %v, want %v", keys, want)
 	}

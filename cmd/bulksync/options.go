@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bulksync/bulksync/gen/linq"
+	"github.com/bulksync/bulksync/internal/atomicfile"
 	"github.com/bulksync/bulksync/internal/observe"
 	"github.com/bulksync/bulksync/sync"
 )
@@ -54,7 +55,7 @@ func (o *syncOptions) addFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.format, "format", "auto", "input format: auto (an .xlsx workbook is told by its content, not its name), csv or xlsx")
 	fs.StringVar(&o.sheet, "sheet", "", "xlsx: the sheet to read (default: the first)")
 	fs.StringVar(&o.report, "report", "", "CSV report to write (default: a new file bulksync-<command>-<time>[-shard-i-of-n].csv,\nnever an existing one)")
-	fs.StringVar(&o.summaryJSON, "summary-json", "", "also write the summary as JSON to this file")
+	fs.StringVar(&o.summaryJSON, "summary-json", "", "also write the summary as JSON to this file (whole, 0600, on exit 2 and 3 too; fields in README)")
 	fs.StringVar(&o.html, "html", "", "also write the report as one self-contained HTML page for review (opens offline)")
 	fs.StringVar(&o.preset, "preset", "auto", "column names: auto, generic, hubspot or salesforce")
 	fs.Var(&o.maps, "map", "field=Column: read a field from this column (repeatable; fields: phone_number, first_name, last_name, image_url;\nregion=Column is --region-column)")
@@ -522,29 +523,25 @@ func closePlan(out *output, pw *sync.PlanWriter, runErr error) error {
 	return runErr
 }
 
-// finishSummary prints the summary on stderr and writes --summary-json.
+// finishSummary prints the summary on stderr and writes --summary-json:
+// whenever the run got as far as having a summary, exits 2 and 3 included,
+// so that a monitor reading the file sees every run's outcome.
 func finishSummary(e *env, s *sync.Summary, jsonPath string, runErr error) error {
 	s.Duration = time.Since(s.Started).Seconds()
 	s.ExitCode = exitCode(runErr)
 	if runErr != nil && !errors.Is(runErr, sync.ErrIncomplete) {
 		s.Error = runErr.Error()
 	}
+	if jsonPath != "" {
+		// Whole or not at all, 0600: a monitor never reads half a file.
+		if err := atomicfile.Write(jsonPath, true, s.WriteJSON); err != nil {
+			fmt.Fprintf(e.stderr, "bulksync: --summary-json: %v\n", err)
+		}
+	}
 	if errors.Is(runErr, sync.ErrUsage) && s.Records == 0 {
 		// A usage error before any record: the message says it all.
 		return runErr
 	}
 	s.WriteText(e.stderr)
-	if jsonPath != "" {
-		f, err := os.OpenFile(jsonPath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-		if err == nil {
-			err = s.WriteJSON(f)
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
-		}
-		if err != nil {
-			fmt.Fprintf(e.stderr, "bulksync: --summary-json: %v\n", err)
-		}
-	}
 	return runErr
 }
