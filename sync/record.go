@@ -58,10 +58,12 @@ const (
 	ActionMissing   Action = "missing"   // no card and creating is not allowed
 	ActionInactive  Action = "inactive"  // card exists with is_active=false
 	ActionStale     Action = "stale"     // saved plan: the live card changed since the plan
+	// undo: the run created the card, and the API cannot delete one
+	ActionCannotUndo Action = "cannot_undo"
 )
 
 // Actions lists every action in report order, for summaries.
-var Actions = []Action{ActionCreate, ActionUpdate, ActionNoop, ActionInvalid, ActionDuplicate, ActionMissing, ActionInactive, ActionStale}
+var Actions = []Action{ActionCreate, ActionUpdate, ActionNoop, ActionInvalid, ActionDuplicate, ActionMissing, ActionInactive, ActionStale, ActionCannotUndo}
 
 // Result is how a record ended.
 type Result string

@@ -202,7 +202,7 @@ func (cfg *Config) apply(ctx context.Context, changes func(each func(Change) err
 		g.Go(func() error {
 			o := a.apply(ctx, &c)
 			if o.Result == ResultOK && o.Card != nil && cfg.State != nil {
-				cfg.State.Record(c.Phone, appliedAfter(&c, *o.Card, c.Known))
+				cfg.State.Record(&c, *o.Card)
 			}
 			return cfg.write(&c, o)
 		})

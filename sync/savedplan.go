@@ -195,13 +195,19 @@ func readPlan(r io.Reader, account string, fn func(savedChange) error) (planHead
 // staleReason says how the live card differs from the one the plan saw, or
 // "" when it does not.
 func staleReason(sc savedChange, live *Card) string {
+	return staleSince(sc, live, "the plan")
+}
+
+// staleSince is staleReason for a card last seen at since ("the plan",
+// "run 3").
+func staleSince(sc savedChange, live *Card, since string) string {
 	switch {
 	case sc.Live == nil && live == nil:
 		return ""
 	case sc.Live == nil:
-		return "a card was created in Linq since the plan"
+		return "a card was created in Linq since " + since
 	case live == nil:
-		return "the card is gone from Linq since the plan"
+		return "the card is gone from Linq since " + since
 	}
 	var diffs []string
 	cmp := func(name, was, now string) {
@@ -218,7 +224,7 @@ func staleReason(sc savedChange, live *Card) string {
 	if len(diffs) == 0 {
 		return ""
 	}
-	return "the card changed in Linq since the plan: " + strings.Join(diffs, "; ")
+	return "the card changed in Linq since " + since + ": " + strings.Join(diffs, "; ")
 }
 
 // changeFromSaved rebuilds a planned change, checking it against the live

@@ -27,7 +27,7 @@ import (
 
 // stateSchema is the schema version this build writes. Migrations move an
 // older file forward; a newer file is refused rather than guessed at.
-const stateSchema = 1
+const stateSchema = 2
 
 var migrations = []string{
 	1: `
@@ -59,6 +59,26 @@ CREATE TABLE runs (
 	counts       TEXT,            -- JSON: actions, results, error codes
 	exit_code    INTEGER
 );`,
+	// 2: what each run changed, with the values before, so that 'bulksync
+	// undo' can put them back. Runs recorded before this migration have no
+	// rows: run_changes_since says from which run on the rows exist.
+	2: `
+CREATE TABLE run_changes (
+	run_id       INTEGER NOT NULL REFERENCES runs(id),
+	phone        TEXT NOT NULL,
+	line         INTEGER NOT NULL, -- the record's line in the run's input
+	created      INTEGER NOT NULL, -- 1: the run created the card; nothing to put back
+	fields       TEXT NOT NULL,    -- the fields the run changed, '|'-joined
+	before_first TEXT NOT NULL,    -- live before the run
+	before_last  TEXT NOT NULL,
+	before_image TEXT NOT NULL,    -- the source URL applied before; the CDN URL when none is known
+	before_cdn   INTEGER NOT NULL, -- 1: before_image is the CDN URL (no source URL known)
+	after_first  TEXT NOT NULL,    -- live values the API answered
+	after_last   TEXT NOT NULL,
+	after_image  TEXT NOT NULL,
+	PRIMARY KEY (run_id, phone)
+);
+INSERT INTO meta(key, value) SELECT 'run_changes_since', coalesce(max(id), 0) + 1 FROM runs;`,
 }
 
 // stateApp marks a database as bulksync's, so a foreign SQLite file given to
@@ -84,8 +104,9 @@ type State struct {
 }
 
 type stateWrite struct {
-	phone string
-	a     Applied
+	phone  string
+	a      Applied
+	change RunChange
 }
 
 // Account returns the fingerprint of an account: the base URL and the API
@@ -316,10 +337,13 @@ func (s *State) BeginRun(ctx context.Context, r RunInfo) error {
 	return nil
 }
 
-// Record notes a card the API confirmed. It is safe for concurrent use.
-func (s *State) Record(phone string, a Applied) {
-	a.RunID = s.runID
-	s.writes <- stateWrite{phone, a}
+// Record notes a change the API confirmed, answering card: what is now
+// applied, and what the card held before, for undo. It is safe for
+// concurrent use.
+func (s *State) Record(c *Change, card Card) {
+	a := appliedAfter(c, card, c.Known)
+	a.RunID, a.At = s.runID, time.Now()
+	s.writes <- stateWrite{c.Phone, a, runChangeOf(c, card)}
 }
 
 func (s *State) writer() {
@@ -367,10 +391,25 @@ func (s *State) writeBatch(batch []stateWrite) error {
 		tx.Rollback()
 		return err
 	}
+	// A number is changed at most once per run; should it come twice, the
+	// first row holds the values from before the run.
+	undo, err := tx.Prepare(`INSERT INTO run_changes(run_id, phone, line, created, fields,
+			before_first, before_last, before_image, before_cdn, after_first, after_last, after_image)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
+	if err != nil {
+		tx.Rollback()
+		return err
+	}
 	for _, w := range batch {
-		a := w.a
+		a, rc := w.a, w.change
 		if _, err := stmt.Exec(w.phone, a.SrcFirst, a.SrcLast, a.SrcImage, a.LiveFirst, a.LiveLast, a.LiveImage,
 			a.At.UTC().Format(time.RFC3339Nano), a.RunID); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if _, err := undo.Exec(a.RunID, w.phone, rc.Line, rc.Created, strings.Join(rc.Fields, "|"),
+			rc.Before.FirstName, rc.Before.LastName, rc.Before.ImageURL, rc.BeforeImageIsCDN,
+			rc.After.FirstName, rc.After.LastName, rc.After.ImageURL); err != nil {
 			tx.Rollback()
 			return err
 		}
@@ -426,35 +465,50 @@ type RunRecord struct {
 
 // Runs returns the newest runs first.
 func (s *State) Runs(ctx context.Context, limit int) ([]RunRecord, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, command, started, ended, pid, host, input, input_sha256, report, counts, exit_code FROM runs ORDER BY id DESC LIMIT ?`, limit)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+runColumns+` FROM runs ORDER BY id DESC LIMIT ?`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("reading --state %s: %v", s.path, err)
 	}
 	defer rows.Close()
 	var out []RunRecord
 	for rows.Next() {
-		var r RunRecord
-		var started string
-		var ended, counts sql.NullString
-		var code sql.NullInt64
-		if err := rows.Scan(&r.ID, &r.Command, &started, &ended, &r.PID, &r.Host, &r.Input, &r.InputSHA256, &r.Report, &counts, &code); err != nil {
+		r, err := scanRun(rows)
+		if err != nil {
 			return nil, err
-		}
-		r.Started, _ = time.Parse(time.RFC3339Nano, started)
-		if ended.Valid {
-			t, _ := time.Parse(time.RFC3339Nano, ended.String)
-			r.Ended = &t
-		}
-		if counts.Valid {
-			json.Unmarshal([]byte(counts.String), &r.Counts)
-		}
-		if code.Valid {
-			c := int(code.Int64)
-			r.ExitCode = &c
 		}
 		out = append(out, r)
 	}
 	return out, rows.Err()
+}
+
+const runColumns = `id, command, started, ended, pid, host, input, input_sha256, report, counts, exit_code`
+
+// run returns one run; sql.ErrNoRows when there is none.
+func (s *State) run(ctx context.Context, id int64) (RunRecord, error) {
+	return scanRun(s.db.QueryRowContext(ctx, `SELECT `+runColumns+` FROM runs WHERE id = ?`, id))
+}
+
+func scanRun(row interface{ Scan(...any) error }) (RunRecord, error) {
+	var r RunRecord
+	var started string
+	var ended, counts sql.NullString
+	var code sql.NullInt64
+	if err := row.Scan(&r.ID, &r.Command, &started, &ended, &r.PID, &r.Host, &r.Input, &r.InputSHA256, &r.Report, &counts, &code); err != nil {
+		return r, err
+	}
+	r.Started, _ = time.Parse(time.RFC3339Nano, started)
+	if ended.Valid {
+		t, _ := time.Parse(time.RFC3339Nano, ended.String)
+		r.Ended = &t
+	}
+	if counts.Valid {
+		json.Unmarshal([]byte(counts.String), &r.Counts)
+	}
+	if code.Valid {
+		c := int(code.Int64)
+		r.ExitCode = &c
+	}
+	return r, nil
 }
 
 // OpenStateReadOnly opens a state database for reading its history, without

@@ -47,6 +47,7 @@ func commands() []command {
 		{"runs", "list past runs from the state database", runRuns},
 		{"export", "save every live card to a file: a backup before a migration", runExport},
 		{"check", "preflight: key, API, card list, state and export; writes nothing", runCheck},
+		{"undo", "write a saved plan that puts back what a run changed", runUndo},
 		{"demo", "run plan and apply against a built-in fake Linq API with sample data", runDemo},
 		{"fake-api", "run the fake Linq API (for tests, scripts and benchmarks)", runFakeAPI},
 	}
@@ -107,7 +108,7 @@ func run(args []string, e *env) int {
 		}
 		return code
 	}
-	fmt.Fprintf(e.stderr, "bulksync: unknown command %q; commands are plan, apply, runs, export, check, demo, fake-api\n", args[0])
+	fmt.Fprintf(e.stderr, "bulksync: unknown command %q; commands are plan, apply, runs, export, check, undo, demo, fake-api\n", args[0])
 	return 2
 }
 

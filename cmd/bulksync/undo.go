@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/bulksync/bulksync/internal/atomicfile"
+	"github.com/bulksync/bulksync/sync"
+)
+
+func runUndo(ctx context.Context, e *env, args []string) error {
+	fl := newFlagSet(e, "undo", "bulksync undo RUN --out PLAN [flags]",
+		"Writes a saved plan that puts back what run RUN (the id 'bulksync runs' lists) changed: each field it\n"+
+			"changed gets its value from before the run, as the state recorded it (a blank one is cleared; an image\n"+
+			"is the source URL applied before). Review the plan, then apply it with 'bulksync apply --plan PLAN'.\n"+
+			"Cards changed in Linq since the run are stale and left alone; cards the run created are cannot_undo\n"+
+			"(the API cannot delete a card). Nothing is written to Linq. The state is the one the run used: give\n"+
+			"the same --state, or none for the account's default.")
+	out := fl.String("out", "", "file to write the plan to (replaced whole; 0600)")
+	state := fl.String("state", "", "state database the run recorded into (default $XDG_STATE_HOME/bulksync/<account>.db)")
+	baseURL := fl.String("base-url", "", "Linq API base URL (default $LINQ_API_V3_BASE_URL or "+sync.DefaultBaseURL+")")
+	keyFile := fl.String("api-key-file", "", "file holding the API key (default: $LINQ_API_V3_API_KEY)")
+	timeout := fl.Duration("snapshot-timeout", 2*time.Minute, "time limit for reading all live cards, retries and waits included")
+	retry := sync.DefaultApplyOptions
+	fl.IntVar(&retry.MaxAttempts, "max-attempts", retry.MaxAttempts, "attempts for transient failures and 429s")
+	fl.DurationVar(&retry.BackoffBase, "backoff-base", retry.BackoffBase, "first retry waits up to this long; doubles per attempt")
+	fl.DurationVar(&retry.BackoffMax, "backoff-max", retry.BackoffMax, "longest wait between attempts (Retry-After may ask for more)")
+	// RUN may come before the flags, after them or between them.
+	var pos []string
+	for {
+		if err := fl.Parse(args); err != nil {
+			if err == flag.ErrHelp {
+				return errHelp
+			}
+			return fmt.Errorf("%w: %v", sync.ErrUsage, err)
+		}
+		if args = fl.Args(); len(args) == 0 {
+			break
+		}
+		pos, args = append(pos, args[0]), args[1:]
+	}
+	if len(pos) > 1 {
+		return fmt.Errorf("%w: unexpected argument %q: undo takes one RUN (flags come as --name value)", sync.ErrUsage, pos[1])
+	}
+	var runArg string
+	if len(pos) == 1 {
+		runArg = pos[0]
+	}
+	if runArg == "" {
+		return fmt.Errorf("%w: RUN is required: the id of the run to undo, as 'bulksync runs' lists it", sync.ErrUsage)
+	}
+	id, err := strconv.ParseInt(runArg, 10, 64)
+	if err != nil || id < 1 {
+		return fmt.Errorf("%w: RUN: %q is not a run id; 'bulksync runs' lists them (the id column)", sync.ErrUsage, runArg)
+	}
+	if *out == "" {
+		return fmt.Errorf("%w: --out is required: the file to write the plan to", sync.ErrUsage)
+	}
+	if err := retry.Check(); err != nil {
+		return err
+	}
+	if *timeout <= 0 {
+		return fmt.Errorf("%w: --snapshot-timeout: must be positive, e.g. 2m; got %v", sync.ErrUsage, *timeout)
+	}
+	client, account, err := clientFromEnv(e, *baseURL, *keyFile, 1)
+	if err != nil {
+		return err
+	}
+	path, err := statePath(e, *state, account, sync.Shard{})
+	if err != nil {
+		return err
+	}
+	if err := checkPaths([]runPath{
+		{"--api-key-file", *keyFile, false},
+		{"--state", path, false},
+		{"--out", *out, true},
+	}); err != nil {
+		return err
+	}
+	// Undo reads the state; it never creates one.
+	if _, err := os.Stat(path); err != nil {
+		return fmt.Errorf("%w: --state %s: no state database there, so no run to undo; give the --state the run used", sync.ErrUsage, path)
+	}
+	st, err := sync.OpenState(path, account, "undo")
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	run, changes, err := st.RunChanges(ctx, id)
+	if err != nil {
+		return err
+	}
+	var cards map[string]sync.Card
+	if len(changes) > 0 {
+		sctx, cancel := context.WithTimeoutCause(ctx, *timeout, fmt.Errorf("--snapshot-timeout %v reached", *timeout))
+		defer cancel()
+		if cards, err = sync.FetchSnapshot(sctx, client.ClientInterface, retry, nil); err != nil {
+			return err
+		}
+	}
+	var counts map[sync.Action]int
+	err = atomicfile.Write(*out, true, func(w io.Writer) error {
+		pw := sync.NewPlanWriter(w, account, fmt.Sprintf("undo of run %d", id))
+		var err error
+		if counts, err = sync.WriteUndo(pw, id, changes, cards); err != nil {
+			return err
+		}
+		return pw.Close()
+	})
+	if err != nil {
+		return fmt.Errorf("%w: --out: %v", sync.ErrUsage, err)
+	}
+	printUndo(e.stderr, run, len(changes), counts, *out)
+	return nil
+}
+
+// printUndo says what the plan holds and what to do with it.
+func printUndo(w io.Writer, run sync.RunRecord, changed int, counts map[sync.Action]int, out string) {
+	what := fmt.Sprintf("run %d (%s of %s, started %s)", run.ID, run.Command, run.Input, run.Started.Local().Format("2006-01-02 15:04:05"))
+	if changed == 0 {
+		why := "it changed no card"
+		if run.Command == "plan" {
+			why = "it was a plan, which sends nothing"
+		}
+		fmt.Fprintf(w, "undo: %s: %s; the plan in %s is empty\n", what, why, out)
+		return
+	}
+	fmt.Fprintf(w, "undo: %s changed %d cards\n", what, changed)
+	if run.Ended == nil {
+		fmt.Fprintf(w, "  the run did not end (it was killed): these are the changes the API confirmed before\n")
+	}
+	var parts []string
+	for _, a := range sync.Actions {
+		if n := counts[a]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", a, n))
+		}
+	}
+	fmt.Fprintf(w, "  plan:    %s\n", strings.Join(parts, ", "))
+	fmt.Fprintf(w, "  written to %s; review it, then: bulksync apply --plan %s\n", out, out)
+}
