@@ -21,9 +21,10 @@ func runUndo(ctx context.Context, e *env, args []string) error {
 			"is the source URL applied before). Review the plan, then apply it with 'bulksync apply --plan PLAN'.\n"+
 			"Cards changed in Linq since the run are stale and left alone; cards the run created are cannot_undo\n"+
 			"(the API cannot delete a card). Nothing is written to Linq. The state is the one the run used: give\n"+
-			"the same --state, or none for the account's default.")
+			"the same --state or --shard as the run, or neither for the account's default.")
 	out := fl.String("out", "", "file to write the plan to (replaced whole; 0600)")
 	state := fl.String("state", "", "state database the run recorded into (default $XDG_STATE_HOME/bulksync/<account>.db)")
+	shardFlag := fl.String("shard", "", "i/n: the run was one shard of an export, with that shard's default state")
 	baseURL := fl.String("base-url", "", "Linq API base URL (default $LINQ_API_V3_BASE_URL or "+sync.DefaultBaseURL+")")
 	keyFile := fl.String("api-key-file", "", "file holding the API key (default: $LINQ_API_V3_API_KEY)")
 	timeout := fl.Duration("snapshot-timeout", 2*time.Minute, "time limit for reading all live cards, retries and waits included")
@@ -72,7 +73,11 @@ func runUndo(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	path, err := statePath(e, *state, account, sync.Shard{})
+	shard, err := sync.ParseShard(*shardFlag)
+	if err != nil {
+		return err
+	}
+	path, err := statePath(e, *state, account, shard)
 	if err != nil {
 		return err
 	}
