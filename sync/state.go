@@ -106,7 +106,7 @@ type State struct {
 type stateWrite struct {
 	phone  string
 	a      Applied
-	change RunChange
+	change *RunChange // what the card held before, for undo; nil: none kept
 }
 
 // Account returns the fingerprint of an account: the base URL and the API
@@ -342,8 +342,15 @@ func (s *State) BeginRun(ctx context.Context, r RunInfo) error {
 // concurrent use.
 func (s *State) Record(c *Change, card Card) {
 	a := appliedAfter(c, card, c.Known)
-	a.RunID, a.At = s.runID, time.Now()
-	s.writes <- stateWrite{c.Phone, a, runChangeOf(c, card)}
+	a.At = time.Now()
+	rc := runChangeOf(c, card)
+	s.write(stateWrite{c.Phone, a, &rc})
+}
+
+// write hands one card to the writer, as recorded by this run.
+func (s *State) write(w stateWrite) {
+	w.a.RunID = s.runID
+	s.writes <- w
 }
 
 func (s *State) writer() {
@@ -406,6 +413,9 @@ func (s *State) writeBatch(batch []stateWrite) error {
 			a.At.UTC().Format(time.RFC3339Nano), a.RunID); err != nil {
 			tx.Rollback()
 			return err
+		}
+		if rc == nil {
+			continue
 		}
 		if _, err := undo.Exec(a.RunID, w.phone, rc.Line, rc.Created, strings.Join(rc.Fields, "|"),
 			rc.Before.FirstName, rc.Before.LastName, rc.Before.ImageURL, rc.BeforeImageIsCDN,

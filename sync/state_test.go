@@ -174,10 +174,10 @@ func TestStateRecordsAndHistory(t *testing.T) {
 	// More than one batch, and one phone recorded twice: the later wins.
 	const n = 600
 	for i := range n {
-		s.Record(fmt.Sprintf("+1212555%04d", i), Applied{SrcFirst: "Ada", LiveFirst: "Ada", At: at})
+		s.write(stateWrite{phone: fmt.Sprintf("+1212555%04d", i), a: Applied{SrcFirst: "Ada", LiveFirst: "Ada", At: at}})
 	}
-	s.Record("+12125550007", Applied{SrcFirst: "Bea", SrcLast: "Lee", SrcImage: "https://src/b.png",
-		LiveFirst: "Bea", LiveLast: "Lee", LiveImage: "https://cdn/b.png", At: at})
+	s.write(stateWrite{phone: "+12125550007", a: Applied{SrcFirst: "Bea", SrcLast: "Lee", SrcImage: "https://src/b.png",
+		LiveFirst: "Bea", LiveLast: "Lee", LiveImage: "https://cdn/b.png", At: at}})
 	sum := NewSummary("apply")
 	sum.Records, sum.Changes, sum.ExitCode, sum.InputSHA256, sum.Report = n, n, 1, "abc123", "/r/1.csv"
 	sum.Count(ReportRow{Action: ActionUpdate, Result: ResultFailed, ErrorCode: "3006", Attempts: 3}, false)
