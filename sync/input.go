@@ -134,7 +134,9 @@ func decode(in *bufio.Reader, encoding string) (io.Reader, InputInfo, bool, erro
 		switch {
 		case bytes.HasPrefix(head, []byte("\xFF\xFE")), bytes.HasPrefix(head, []byte("\xFE\xFF")):
 			info.Encoding, info.Detected = "utf-16", "detected: UTF-16 byte-order mark"
-		case validUTF8Prefix(head, err == io.EOF):
+		case bytes.HasPrefix(head, []byte("\uFEFF")), validUTF8Prefix(head, err == io.EOF):
+			// A UTF-8 byte-order mark says UTF-8 even if bytes that are
+			// not follow: those rows are reported.
 			info.Encoding = "utf-8"
 		default:
 			info.Encoding, info.Detected = "windows-1252", "detected: not valid UTF-8"

@@ -33,6 +33,14 @@ func TestSourceDetectsEncoding(t *testing.T) {
 			wantInfo:  InputInfo{Format: FormatCSV, Encoding: "utf-8"},
 		},
 		{
+			name:      "a UTF-8 byte-order mark wins over invalid bytes",
+			input:     []byte("\uFEFFphone_number,first_name\n+12125550100,Zoë\n+12125550101,Zo\xeb\n"),
+			wantFirst: "Zoë",
+			wantLast: Record{Phone: "+12125550101", FirstName: "Zo\uFFFD",
+				Problem: `invalid UTF-8 in column "first_name"; if the file is not UTF-8, use --encoding windows-1252 or latin-1`},
+			wantInfo: InputInfo{Format: FormatCSV, Encoding: "utf-8"},
+		},
+		{
 			name:      "not UTF-8: windows-1252",
 			input:     []byte("phone_number;first_name\r\n+12125550100;Zo\xeb \x80\r\n"),
 			wantFirst: "Zoë €",
