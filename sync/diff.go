@@ -15,11 +15,8 @@ const (
 
 // ParseEmptyPolicy checks the --empty flag.
 func ParseEmptyPolicy(s string) (EmptyPolicy, error) {
-	switch p := EmptyPolicy(s); p {
-	case EmptyKeep, EmptyClear:
-		return p, nil
-	}
-	return "", fmt.Errorf("%w: --empty: unknown %q; allowed: keep, clear", ErrUsage, s)
+	p, err := EmptyPolicies.Parse(s)
+	return EmptyPolicy(p), err
 }
 
 // fieldChange is one field whose desired value differs from the live one.

@@ -21,11 +21,8 @@ const (
 
 // ParseExportFormat checks the --format flag of export.
 func ParseExportFormat(s string) (ExportFormat, error) {
-	switch f := ExportFormat(s); f {
-	case ExportCSV, ExportJSONL:
-		return f, nil
-	}
-	return "", fmt.Errorf("%w: --format: unknown %q; allowed: csv, jsonl", ErrUsage, s)
+	f, err := ExportFormats.Parse(s)
+	return ExportFormat(f), err
 }
 
 // exportHeader is the generic preset's columns, so an export is an input

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"strings"
 	"unicode/utf8"
 
 	"golang.org/x/text/encoding/charmap"
@@ -110,13 +109,14 @@ func OpenSource(r io.Reader, opts SourceOptions) (RecordSource, error) {
 
 // checkFormat returns the --format value in canonical form, "" for auto.
 func checkFormat(format string) (string, error) {
-	switch f := strings.ToLower(format); f {
-	case "", "auto":
+	if format == "" {
 		return "", nil
-	case FormatCSV, FormatXLSX:
-		return f, nil
 	}
-	return "", fmt.Errorf("%w: --format: unknown %q; allowed: auto, csv, xlsx", ErrUsage, format)
+	f, err := InputFormats.Parse(format)
+	if f == "auto" {
+		f = ""
+	}
+	return f, err
 }
 
 // decode wraps in to turn the text encoding into UTF-8, and says how the
@@ -125,8 +125,15 @@ func checkFormat(format string) (string, error) {
 // selects UTF-16, and a start of file that is not valid UTF-8 windows-1252,
 // the encoding Excel on Windows saves "CSV" in.
 func decode(in *bufio.Reader, encoding string) (io.Reader, InputInfo, bool, error) {
-	info := InputInfo{Format: FormatCSV, Encoding: strings.ToLower(encoding)}
-	if info.Encoding == "" || info.Encoding == "auto" {
+	info := InputInfo{Format: FormatCSV, Encoding: "auto"}
+	if encoding != "" {
+		enc, err := Encodings.Parse(encoding)
+		if err != nil {
+			return nil, info, false, err
+		}
+		info.Encoding = enc
+	}
+	if info.Encoding == "auto" {
 		head, err := in.Peek(detectSize)
 		if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
 			return nil, info, false, fmt.Errorf("%w: reading the input: %v", ErrUsage, err)
@@ -154,7 +161,8 @@ func decode(in *bufio.Reader, encoding string) (io.Reader, InputInfo, bool, erro
 		// is dropped; without one, little-endian is what Windows writes.
 		return textunicode.UTF16(textunicode.LittleEndian, textunicode.UseBOM).NewDecoder().Reader(in), info, false, nil
 	}
-	return nil, info, false, fmt.Errorf("%w: --encoding: unknown %q; allowed: auto, utf-8, windows-1252, latin-1, utf-16", ErrUsage, encoding)
+	// Only an entry added to Encodings without a decoder gets here.
+	return nil, info, false, fmt.Errorf("%w: --encoding %s: no decoder", ErrUsage, info.Encoding)
 }
 
 // validUTF8Prefix reports whether b, the start of a file, is valid UTF-8;

@@ -19,11 +19,8 @@ const (
 
 // ParseDuplicatePolicy checks the --on-duplicate flag.
 func ParseDuplicatePolicy(s string) (DuplicatePolicy, error) {
-	switch p := DuplicatePolicy(s); p {
-	case DuplicateError, DuplicateFirst, DuplicateLast:
-		return p, nil
-	}
-	return "", fmt.Errorf("%w: --on-duplicate: unknown %q; allowed: error, first, last", ErrUsage, s)
+	p, err := DuplicatePolicies.Parse(s)
+	return DuplicatePolicy(p), err
 }
 
 // PlanOptions are the choices that turn a diff into an action.

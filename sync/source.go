@@ -392,16 +392,10 @@ func (s *csvSource) checkCells(rec *Record) {
 
 // checkPreset returns the preset name in canonical form, "auto" for "".
 func checkPreset(name string) (string, error) {
-	name = strings.ToLower(name)
-	if name == "" || name == "auto" {
+	if name == "" {
 		return "auto", nil
 	}
-	for _, p := range presets {
-		if p.name == name {
-			return name, nil
-		}
-	}
-	return "", fmt.Errorf("%w: --preset: unknown %q; allowed: auto, generic, hubspot, salesforce", ErrUsage, name)
+	return Presets.Parse(name)
 }
 
 // checkMap checks that --map names only known fields and real column names.

@@ -8,6 +8,7 @@ func runApply(ctx context.Context, e *env, args []string) error {
 		"Plans as 'bulksync plan' does, then sends the changes: PATCH for updates (only the changed fields),\n"+
 			"POST for creates. Transient failures and 429s are retried; 401/403 stop the run.\n"+
 			"The first SIGINT/SIGTERM stops gracefully (requests in flight finish); a second cancels them.")
+	helpWithExitStatus(fs)
 	o.addFlags(fs)
 	fs.StringVar(&o.planIn, "plan", "", "apply exactly this saved plan (from 'plan --out') instead of reading --input;\nrecords whose card changed since are reported stale and not sent")
 	a := &o.apply

@@ -134,7 +134,7 @@ func checkInput(e *env, o *syncOptions) []sync.CheckResult {
 	fail := func(err error) []sync.CheckResult {
 		return []sync.CheckResult{{Name: "input", Status: sync.CheckFail, Message: trimSentinel(err)}}
 	}
-	delim, err := parseDelimiter(o.delimiter)
+	delim, err := sync.ParseDelimiter(o.delimiter)
 	if err != nil {
 		return fail(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/bulksync/bulksync/internal/atomicfile"
+	"github.com/bulksync/bulksync/internal/cliflag"
 	"github.com/bulksync/bulksync/sync"
 )
 
@@ -20,7 +21,8 @@ func runExport(ctx context.Context, e *env, args []string) error {
 			"it plans noop for every active card (inactive ones are reported inactive: bulksync never writes to them).\n"+
 			"FILE must not exist: a backup never overwrites a file, such as the input or the state.")
 	output := fl.String("output", "", "file to write; it must not exist")
-	format := fl.String("format", "csv", "csv (the generic input format plus is_active) or jsonl (one card per line)")
+	var format string
+	cliflag.Choice(fl, &format, "format", "csv", sync.ExportFormats, "csv: the generic input format plus is_active; jsonl: one card per line")
 	baseURL := fl.String("base-url", "", "Linq API base URL (default $LINQ_API_V3_BASE_URL or "+sync.DefaultBaseURL+")")
 	keyFile := fl.String("api-key-file", "", "file holding the API key (default: $LINQ_API_V3_API_KEY)")
 	timeout := fl.Duration("snapshot-timeout", 2*time.Minute, "time limit for reading all live cards, retries and waits included")
@@ -34,7 +36,7 @@ func runExport(ctx context.Context, e *env, args []string) error {
 	if *output == "" {
 		return fmt.Errorf("%w: --output is required: the file to write the cards to", sync.ErrUsage)
 	}
-	f, err := sync.ParseExportFormat(*format)
+	f, err := sync.ParseExportFormat(format)
 	if err != nil {
 		return err
 	}

@@ -2,48 +2,83 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
 
-// bulksync --help, bulksync with no command, and every command's -h and
-// --help end with the EXIT STATUS section, and exit 0 when asked for.
-func TestHelpEndsWithExitStatus(t *testing.T) {
-	type call struct {
-		args     []string
-		wantCode int
-		stdout   bool // the help goes to stdout rather than stderr
+// helpOf runs bulksync ARGS and returns the exit code and the help: on
+// stdout for bulksync's own, on stderr for a command's.
+func helpOf(args ...string) (int, string, string) {
+	var stdout, stderr bytes.Buffer
+	code := run(args, &env{stdout: &stdout, stderr: &stderr, getenv: func(string) string { return "" }})
+	return code, stdout.String(), stderr.String()
+}
+
+// bulksync's own help ends with the EXIT STATUS section, as do plan's and
+// apply's, the commands whose exit code a script branches on; the other
+// commands' help does not carry it. -h and --help exit 0.
+func TestHelpExitStatusOnlyForPlanAndApply(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"-h"}, {"help"}} {
+		code, stdout, _ := helpOf(args...)
+		if code != 0 || !strings.HasSuffix(stdout, exitStatusHelp) {
+			t.Errorf("bulksync %s: exit %d, want 0 and a help ending with EXIT STATUS:\n%s", args[0], code, stdout)
+		}
 	}
-	calls := []call{
-		{[]string{"--help"}, 0, true},
-		{[]string{"-h"}, 0, true},
-		{[]string{"help"}, 0, true},
-		{nil, 2, false},
+	if code, _, stderr := helpOf(); code != 2 || !strings.HasSuffix(stderr, exitStatusHelp) {
+		t.Errorf("bulksync with no command: exit %d, want 2 and the help on stderr:\n%s", code, stderr)
 	}
+	checked := map[string]bool{}
 	for _, c := range commands() {
-		calls = append(calls, call{[]string{c.name, "-h"}, 0, false}, call{[]string{c.name, "--help"}, 0, false})
+		for _, h := range []string{"-h", "--help"} {
+			code, _, help := helpOf(c.name, h)
+			if code != 0 {
+				t.Errorf("bulksync %s %s: exit %d, want 0", c.name, h, code)
+			}
+			if !strings.Contains(help, "Flags:\n") {
+				t.Errorf("bulksync %s %s: no help on stderr:\n%s", c.name, h, help)
+			}
+			want := c.name == "plan" || c.name == "apply"
+			if got := strings.Contains(help, "EXIT STATUS"); got != want {
+				t.Errorf("bulksync %s %s: EXIT STATUS shown: %v, want %v", c.name, h, got, want)
+			}
+			if want && !strings.HasSuffix(help, exitStatusHelp) {
+				t.Errorf("bulksync %s %s: the help does not end with EXIT STATUS:\n%s", c.name, h, help)
+			}
+		}
+		checked[c.name] = true
 	}
-	names := map[string]bool{}
-	for _, c := range calls {
-		var stdout, stderr bytes.Buffer
-		code := run(c.args, &env{stdout: &stdout, stderr: &stderr, getenv: func(string) string { return "" }})
-		out := stderr.String()
-		if c.stdout {
-			out = stdout.String()
-		}
-		if code != c.wantCode {
-			t.Errorf("bulksync %s: exit %d, want %d", strings.Join(c.args, " "), code, c.wantCode)
-		}
-		if !strings.HasSuffix(out, exitStatusHelp) {
-			t.Errorf("bulksync %s: the help does not end with EXIT STATUS:\n%s", strings.Join(c.args, " "), out)
-		}
-		if len(c.args) > 0 {
-			names[c.args[0]] = true
-		}
-	}
-	for _, want := range []string{"plan", "apply", "runs", "demo", "fake-api"} {
-		if !names[want] {
+	for _, want := range []string{"plan", "apply", "runs", "export", "check", "demo", "fake-api"} {
+		if !checked[want] {
 			t.Errorf("command %s not checked", want)
+		}
+	}
+}
+
+// Help writes flags as --name, as the README and the docs do, never as
+// Go's default -name; an enumerated flag lists its values in place of its
+// type.
+func TestHelpShowsDoubleDashFlags(t *testing.T) {
+	for _, c := range commands() {
+		_, _, help := helpOf(c.name, "-h")
+		for _, line := range strings.Split(help, "\n") {
+			if strings.HasPrefix(line, "  -") && !strings.HasPrefix(line, "  --") {
+				t.Errorf("bulksync %s -h: flag line %q is not --name", c.name, line)
+			}
+		}
+	}
+	for cmd, want := range map[string][]string{
+		"plan":   {"  --input string\n", "  --empty keep|clear\n", "  --preset auto|generic|hubspot|salesforce\n", "  --encoding auto|utf-8|windows-1252|latin-1|utf-16\n", "  --format auto|csv|xlsx\n", "  --delimiter ,|;|tab\n", "  --on-duplicate error|first|last\n", "(default keep)"},
+		"apply":  {"  --input string\n", "  --concurrency int\n", "  --log-level debug|info|warn|error\n"},
+		"runs":   {"  --format table|csv|json\n"},
+		"export": {"  --format csv|jsonl\n", "  --output string\n"},
+	} {
+		_, _, help := helpOf(cmd, "-h")
+		for _, w := range want {
+			if !strings.Contains(help, w) {
+				t.Errorf("bulksync %s -h does not show %q:\n%s", cmd, w, help)
+			}
 		}
 	}
 }
@@ -51,12 +86,100 @@ func TestHelpEndsWithExitStatus(t *testing.T) {
 // The observability flags are listed for plan and apply.
 func TestHelpListsObservabilityFlags(t *testing.T) {
 	for _, cmd := range []string{"plan", "apply"} {
-		var stderr bytes.Buffer
-		run([]string{cmd, "-h"}, &env{stdout: &bytes.Buffer{}, stderr: &stderr, getenv: func(string) string { return "" }})
-		for _, flag := range []string{"-quiet", "-stats-interval", "-log-format", "-log-level", "-metrics-file", "-pushgateway"} {
-			if !strings.Contains(stderr.String(), "  "+flag+" ") && !strings.Contains(stderr.String(), "  "+flag+"\n") {
+		_, _, help := helpOf(cmd, "-h")
+		for _, flag := range []string{"--quiet", "--stats-interval", "--log-format", "--log-level", "--metrics-file", "--pushgateway"} {
+			if !strings.Contains(help, "  "+flag+" ") && !strings.Contains(help, "  "+flag+"\n") {
 				t.Errorf("%s -h does not list %s", cmd, flag)
 			}
+		}
+	}
+}
+
+// An enumerated flag with a value it does not allow fails as the command
+// line is parsed: exit 2 with one line naming the flag, the value and the
+// allowed values, and nothing else done: no state database, no report, no
+// help dump.
+func TestEnumFlagsRefusedWhenParsed(t *testing.T) {
+	tests := []struct {
+		cmd, flag, bad, allowed string
+	}{
+		{"plan", "--preset", "nope", "auto, generic, hubspot, salesforce"},
+		{"plan", "--empty", "nope", "keep, clear"},
+		{"apply", "--empty", "KEEPS", "keep, clear"},
+		{"plan", "--on-duplicate", "newest", "error, first, last"},
+		{"apply", "--on-duplicate", "nope", "error, first, last"},
+		{"plan", "--encoding", "utf-7", "auto, utf-8, windows-1252, latin-1, utf-16"},
+		{"plan", "--delimiter", "|", `",", ";", tab`},
+		{"plan", "--format", "xls", "auto, csv, xlsx"},
+		{"apply", "--format", "json", "auto, csv, xlsx"},
+		{"plan", "--log-format", "xml", "text, json"},
+		{"apply", "--log-level", "verbose", "debug, info, warn, error"},
+		{"runs", "--format", "yaml", "table, csv, json"},
+		{"export", "--format", "xml", "csv, jsonl"},
+	}
+	dir := t.TempDir()
+	t.Chdir(dir)
+	os.WriteFile("x.csv", []byte("phone_number,first_name\n+14155550100,Ada\n"), 0o600)
+	getenv := func(k string) string {
+		switch k {
+		case "LINQ_API_V3_API_KEY":
+			return "k"
+		case "LINQ_API_V3_BASE_URL":
+			return "http://127.0.0.1:1"
+		case "XDG_STATE_HOME":
+			return filepath.Join(dir, "state")
+		}
+		return ""
+	}
+	for _, tt := range tests {
+		// Refused as it is parsed, the bad value is reported before the
+		// stray argument after it and the missing --input or --output,
+		// which later checks would report.
+		args := []string{tt.cmd, tt.flag, tt.bad, "stray"}
+		var stdout, stderr bytes.Buffer
+		code := run(args, &env{stdout: &stdout, stderr: &stderr, getenv: getenv})
+		want := "bulksync " + tt.cmd + ": usage error: " + tt.flag + ": unknown \"" + tt.bad + "\"; allowed: " + tt.allowed + "\n"
+		if code != 2 || stderr.String() != want || stdout.Len() != 0 {
+			t.Errorf("bulksync %s: exit %d, stderr %q, stdout %q; want exit 2, stderr %q", strings.Join(args, " "), code, stderr.String(), stdout.String(), want)
+		}
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Errorf("refused runs left files behind: %v", names)
+	}
+}
+
+// A value is accepted in any case and in its other spellings, and stored
+// as the engine expects it.
+func TestEnumFlagsCanonical(t *testing.T) {
+	var o syncOptions
+	fs := newFlagSet(&env{stderr: &bytes.Buffer{}}, "plan", "", "")
+	o.addFlags(fs)
+	if err := parseFlags(fs, []string{"--empty", "Clear", "--delimiter", `\t`, "--encoding", "UTF-8", "--preset", "HubSpot", "--log-format", "JSON"}); err != nil {
+		t.Fatal(err)
+	}
+	got := []string{o.empty, o.delimiter, o.encoding, o.preset, o.obs.LogFormat}
+	want := []string{"clear", "tab", "utf-8", "hubspot", "json"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("parsed %q, want %q", got, want)
+	}
+}
+
+// Other flag errors are one line too, naming the flag as --name and
+// pointing at the help.
+func TestFlagErrorsOneLine(t *testing.T) {
+	for _, args := range [][]string{
+		{"plan", "--bogus"},
+		{"plan", "--show", "many"},
+		{"runs", "--limit"},
+	} {
+		code, stdout, stderr := helpOf(args...)
+		if code != 2 || stdout != "" || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, args[1]) || !strings.Contains(stderr, "'bulksync "+args[0]+" -h' lists the flags") {
+			t.Errorf("bulksync %s: exit %d, stderr %q; want exit 2 and one line naming %s", strings.Join(args, " "), code, stderr, args[1])
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/bulksync/bulksync/gen/linq"
 	"github.com/bulksync/bulksync/internal/atomicfile"
+	"github.com/bulksync/bulksync/internal/cliflag"
 	"github.com/bulksync/bulksync/internal/observe"
 	"github.com/bulksync/bulksync/sync"
 )
@@ -52,19 +53,19 @@ type syncOptions struct {
 
 func (o *syncOptions) addFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.input, "input", "", "CSV or .xlsx export to read (\"-\" for standard input)")
-	fs.StringVar(&o.format, "format", "auto", "input format: auto (an .xlsx workbook is told by its content, not its name), csv or xlsx")
+	cliflag.Choice(fs, &o.format, "format", "auto", sync.InputFormats, "input format; auto: an .xlsx workbook is told by its content, not its name")
 	fs.StringVar(&o.sheet, "sheet", "", "xlsx: the sheet to read (default: the first)")
 	fs.StringVar(&o.report, "report", "", "CSV report to write (default: a new file bulksync-<command>-<time>[-shard-i-of-n].csv,\nnever an existing one)")
 	fs.StringVar(&o.summaryJSON, "summary-json", "", "also write the summary as JSON to this file (whole, 0600, on exit 2 and 3 too; fields in README)")
 	fs.StringVar(&o.html, "html", "", "also write the report as one self-contained HTML page for review (opens offline)")
-	fs.StringVar(&o.preset, "preset", "auto", "column names: auto, generic, hubspot or salesforce")
-	fs.Var(&o.maps, "map", "field=Column: read a field from this column (repeatable; fields: phone_number, first_name, last_name, image_url;\nregion=Column is --region-column)")
-	fs.StringVar(&o.delimiter, "delimiter", "", "CSV cell delimiter: , ; tab (default: detected from the header)")
-	fs.StringVar(&o.encoding, "encoding", "auto", "CSV encoding: auto, utf-8, windows-1252, latin-1 or utf-16;\nauto: UTF-16 if the file starts with its byte-order mark, windows-1252 if its first MiB is not\nvalid UTF-8, otherwise UTF-8")
+	cliflag.Choice(fs, &o.preset, "preset", "auto", sync.Presets, "whose column names the export has; auto: detected from the header")
+	fs.Var(&o.maps, "map", "read a field from another column: `field=Column` (repeatable; fields: phone_number, first_name, last_name, image_url;\nregion=Column is --region-column)")
+	cliflag.Choice(fs, &o.delimiter, "delimiter", "", sync.Delimiters, "CSV cell delimiter (default: detected from the header)")
+	cliflag.Choice(fs, &o.encoding, "encoding", "auto", sync.Encodings, "CSV encoding; auto: UTF-16 if the file starts with its byte-order mark, windows-1252 if its first MiB is not\nvalid UTF-8, otherwise UTF-8")
 	fs.StringVar(&o.region, "region", "US", "region for phone numbers written without a country code (ISO 3166),\nwhere the row has no country")
 	fs.StringVar(&o.regionColumn, "region-column", "", "column holding each row's country (a name such as United Kingdom, or an ISO code such as GB)\nfor its numbers written without +; presets read HubSpot's Country/Region, Salesforce's\nMailingCountryCode/MailingCountry, generic country_code/country")
-	fs.StringVar(&o.empty, "empty", "keep", "what a blank cell means: keep (leave the card's value) or clear")
-	fs.StringVar(&o.onDuplicate, "on-duplicate", "error", "a phone number on several records: error (apply none), first or last")
+	cliflag.Choice(fs, &o.empty, "empty", "keep", sync.EmptyPolicies, "what a blank cell means: keep (leave the card's value) or clear")
+	cliflag.Choice(fs, &o.onDuplicate, "on-duplicate", "error", sync.DuplicatePolicies, "a phone number on several records: error (apply none), first or last")
 	fs.BoolVar(&o.createMissing, "create-missing", false, "create cards for numbers that have none")
 	fs.StringVar(&o.maxChanges, "max-changes", "", "abort before any write when the plan has more changes than N or P% of the records")
 	fs.StringVar(&o.baseURL, "base-url", "", "Linq API base URL (default $LINQ_API_V3_BASE_URL or "+sync.DefaultBaseURL+")")
@@ -111,7 +112,7 @@ func (o *syncOptions) config(e *env, dryRun bool) (sync.Config, string, error) {
 	case o.input != "" && o.planIn != "":
 		return cfg, "", fmt.Errorf("%w: --input and --plan exclude each other: a saved plan already holds the records", sync.ErrUsage)
 	}
-	delim, err := parseDelimiter(o.delimiter)
+	delim, err := sync.ParseDelimiter(o.delimiter)
 	if err != nil {
 		return cfg, "", err
 	}
@@ -164,18 +165,6 @@ func (o *syncOptions) config(e *env, dryRun bool) (sync.Config, string, error) {
 		Apply:           o.apply,
 		Client:          client,
 	}, account, nil
-}
-
-func parseDelimiter(s string) (rune, error) {
-	switch s {
-	case "":
-		return 0, nil
-	case ",", ";":
-		return rune(s[0]), nil
-	case "tab", "\t", `\t`:
-		return '\t', nil
-	}
-	return 0, fmt.Errorf("%w: --delimiter: unknown %q; allowed: \",\", \";\", tab", sync.ErrUsage, s)
 }
 
 // credentials reads the base URL and API key from flags and the SDK's

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 
+	"github.com/bulksync/bulksync/internal/cliflag"
 	"github.com/bulksync/bulksync/sync"
 )
 
@@ -12,6 +14,7 @@ func runPlan(ctx context.Context, e *env, args []string) error {
 	var o syncOptions
 	fs := newFlagSet(e, "plan", "bulksync plan --input EXPORT.csv [--report REPORT.csv] [flags]",
 		"Reads the export, compares it with the live cards and writes, row by row, what apply would do.\nNothing is written to Linq.")
+	helpWithExitStatus(fs)
 	o.addFlags(fs)
 	fs.StringVar(&o.planOut, "out", "", "also save the plan to this file, for 'apply --plan' after review")
 	fs.IntVar(&o.show, "show", 20, "print the first N rows that change a card on standard output; 0 prints none")
@@ -24,26 +27,40 @@ func runPlan(ctx context.Context, e *env, args []string) error {
 	return runSync(ctx, e, &o, "plan")
 }
 
-// newFlagSet returns a flag set whose help ends with the exit codes.
+// newFlagSet returns a command's flag set, whose help lists the flags as
+// --name.
 func newFlagSet(e *env, name, synopsis, about string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: %s\n\n%s\n\nFlags:\n", synopsis, about)
-		fs.PrintDefaults()
-		fmt.Fprint(fs.Output(), exitStatusHelp)
+		cliflag.PrintDefaults(fs)
 	}
 	return fs
 }
 
+// helpWithExitStatus ends fs's help with the exit codes: plan's and apply's,
+// the commands a script or cron job branches on.
+func helpWithExitStatus(fs *flag.FlagSet) {
+	usage := fs.Usage
+	fs.Usage = func() {
+		usage()
+		fmt.Fprint(fs.Output(), exitStatusHelp)
+	}
+}
+
 // parseFlags parses a command's flags; stray arguments are an error, since
-// a misplaced flag value is the usual cause.
+// a misplaced flag value is the usual cause. A bad value is reported at
+// once, in one line, before anything else is looked at.
 func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
+	if err := cliflag.Parse(fs, args); err != nil {
+		switch {
+		case errors.Is(err, flag.ErrHelp):
 			return errHelp
+		case errors.Is(err, sync.ErrUsage):
+			return err
 		}
-		return fmt.Errorf("%w: %v", sync.ErrUsage, err)
+		return fmt.Errorf("%w: %v ('bulksync %s -h' lists the flags)", sync.ErrUsage, err, fs.Name())
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected argument %q (flags come as --name value)", sync.ErrUsage, fs.Arg(0))

@@ -10,15 +10,20 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/bulksync/bulksync/internal/cliflag"
 	"github.com/bulksync/bulksync/sync"
 	"golang.org/x/term"
 )
+
+// runsFormats are the values of runs --format.
+var runsFormats = sync.Choices{Flag: "--format", Values: []string{"table", "csv", "json"}}
 
 func runRuns(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "runs", "bulksync runs [--format table|csv|json] [--limit N] [--state FILE]",
 		"Lists past runs of plan and apply for this account, newest first, from the state database.\n"+
 			"It takes no lock, so it works while a run is going on.")
-	format := fs.String("format", "", "table, csv or json (default: table on a terminal, csv otherwise)")
+	var format string
+	cliflag.Choice(fs, &format, "format", "", runsFormats, "output format (default: table on a terminal, csv otherwise)")
 	limit := fs.Int("limit", 20, "how many runs to list")
 	state := fs.String("state", "", "state database (default: the account's, from LINQ_API_V3_BASE_URL and the API key)")
 	baseURL := fs.String("base-url", "", "Linq API base URL, to find the account's state")
@@ -26,16 +31,11 @@ func runRuns(ctx context.Context, e *env, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *format == "" {
-		*format = "csv"
+	if format == "" {
+		format = "csv"
 		if f, ok := e.stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-			*format = "table"
+			format = "table"
 		}
-	}
-	switch *format {
-	case "table", "csv", "json":
-	default:
-		return fmt.Errorf("%w: --format: unknown %q; allowed: table, csv, json", sync.ErrUsage, *format)
 	}
 	if *limit < 1 {
 		return fmt.Errorf("%w: --limit: must be at least 1", sync.ErrUsage)
@@ -62,7 +62,7 @@ func runRuns(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	switch *format {
+	switch format {
 	case "json":
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")

@@ -185,7 +185,7 @@ func TestHelpListsInputFlags(t *testing.T) {
 	for _, cmd := range []string{"plan", "apply"} {
 		var stderr bytes.Buffer
 		run([]string{cmd, "-h"}, &env{stdout: &bytes.Buffer{}, stderr: &stderr, getenv: func(string) string { return "" }})
-		for _, flag := range []string{"-format", "-sheet", "-encoding", "-delimiter", "-region", "-region-column"} {
+		for _, flag := range []string{"--format", "--sheet", "--encoding", "--delimiter", "--region", "--region-column"} {
 			if !strings.Contains(stderr.String(), "  "+flag+" ") && !strings.Contains(stderr.String(), "  "+flag+"\n") {
 				t.Errorf("%s -h does not list %s", cmd, flag)
 			}

@@ -16,29 +16,38 @@ import (
 // the rest.
 const defaultLogLevel = "warn"
 
+// The values of --log-format and --log-level.
+var (
+	LogFormats = sync.Choices{Flag: "--log-format", Values: []string{"text", "json"}}
+	LogLevels  = sync.Choices{Flag: "--log-level", Values: []string{"debug", "info", "warn", "error"}}
+)
+
 // newLogger returns the --log-format handler at --log-level, writing to w.
+// An empty format or level is the default, for runs built without flags.
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	if level == "" {
+		level = defaultLogLevel
+	}
+	level, err := LogLevels.Parse(level)
+	if err != nil {
+		return nil, err
+	}
 	var lv slog.Level
-	switch level {
-	case "debug":
-		lv = slog.LevelDebug
-	case "info":
-		lv = slog.LevelInfo
-	case "warn", "":
-		lv = slog.LevelWarn
-	case "error":
-		lv = slog.LevelError
-	default:
-		return nil, fmt.Errorf("%w: --log-level: unknown %q; allowed: debug, info, warn, error", sync.ErrUsage, level)
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("%w: --log-level %s: %v", sync.ErrUsage, level, err)
 	}
 	opts := &slog.HandlerOptions{Level: lv}
-	switch format {
-	case "text", "":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
-	case "json":
+	if format == "" {
+		format = "text"
+	}
+	format, err = LogFormats.Parse(format)
+	if err != nil {
+		return nil, err
+	}
+	if format == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
-	return nil, fmt.Errorf("%w: --log-format: unknown %q; allowed: text, json", sync.ErrUsage, format)
+	return slog.New(slog.NewTextHandler(w, opts)), nil
 }
 
 // logEvents logs a run's events. Every line about a row carries its line

@@ -21,7 +21,7 @@ func TestNewLoggerFlags(t *testing.T) {
 		{"", "", ""},
 		{"xml", "warn", `--log-format: unknown "xml"; allowed: text, json`},
 		{"text", "verbose", `--log-level: unknown "verbose"; allowed: debug, info, warn, error`},
-		{"text", "WARN", `--log-level: unknown "WARN"`},
+		{"JSON", "WARN", ""}, // every enumerated flag takes its values in any case
 	}
 	for _, tt := range tests {
 		_, err := newLogger(&bytes.Buffer{}, tt.format, tt.level)

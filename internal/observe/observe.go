@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/bulksync/bulksync/internal/cliflag"
 	"github.com/bulksync/bulksync/sync"
 )
 
@@ -36,8 +37,8 @@ const defaultStatsInterval = 30 * time.Second
 func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.Quiet, "quiet", false, "no progress bar or stats lines (errors, logs and the summary still print)")
 	fs.DurationVar(&o.StatsInterval, "stats-interval", defaultStatsInterval, "when standard error is not a terminal (cron), print a stats line this often")
-	fs.StringVar(&o.LogFormat, "log-format", "text", "log format on standard error: text or json")
-	fs.StringVar(&o.LogLevel, "log-level", defaultLogLevel, "log level: debug (every request), info (retries, rows not synced), warn (failed rows) or error")
+	cliflag.Choice(fs, &o.LogFormat, "log-format", "text", LogFormats, "log format on standard error")
+	cliflag.Choice(fs, &o.LogLevel, "log-level", defaultLogLevel, LogLevels, "log level: debug (every request), info (retries, rows not synced), warn (failed rows) or error")
 	fs.StringVar(&o.MetricsFile, "metrics-file", "", "at the end, write Prometheus metrics to this file (node exporter textfile collector; written atomically)")
 	fs.StringVar(&o.Pushgateway, "pushgateway", "", "at the end, push Prometheus metrics to this Pushgateway URL (job \"bulksync\")")
 }
