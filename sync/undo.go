@@ -118,13 +118,19 @@ func (s *State) RunChanges(ctx context.Context, id int64) (RunRecord, []RunChang
 //     inactive): left alone, the reason given.
 //   - noop: the card already holds the values from before the run.
 //   - cannot_undo: the run created the card; the API cannot delete one.
-func WriteUndo(pw *PlanWriter, runID int64, changes []RunChange, cards map[string]Card) (map[Action]int, error) {
+//
+// report, when set, receives each record's row as a plan's report has it,
+// for review.
+func WriteUndo(pw *PlanWriter, runID int64, changes []RunChange, cards map[string]Card, report func(ReportRow)) (map[Action]int, error) {
 	counts := make(map[Action]int)
 	for _, rc := range changes {
 		c := undoChange(runID, rc, cards)
 		counts[c.Action]++
 		if err := pw.Write(&c); err != nil {
 			return counts, err
+		}
+		if report != nil {
+			report(NewReportRow(&c, planned(&c, nil, true)))
 		}
 	}
 	return counts, nil

@@ -204,12 +204,16 @@ func TestWriteUndoIsASavedPlan(t *testing.T) {
 		Before: Card{Phone: phone, FirstName: "Ada", LastName: "Lovelace", Active: true}, After: after}
 	var buf bytes.Buffer
 	pw := NewPlanWriter(&buf, "acct", "undo of run 1")
-	counts, err := WriteUndo(pw, 1, []RunChange{rc}, map[string]Card{phone: after})
+	var rows []ReportRow
+	counts, err := WriteUndo(pw, 1, []RunChange{rc}, map[string]Card{phone: after}, func(r ReportRow) { rows = append(rows, r) })
 	if err != nil || pw.Close() != nil {
 		t.Fatal(err)
 	}
 	if counts[ActionUpdate] != 1 || len(counts) != 1 {
 		t.Errorf("counts = %v", counts)
+	}
+	if len(rows) != 1 || rows[0].Action != ActionUpdate || rows[0].Result != ResultPlanned || rows[0].LastNameOld != "Byron" || rows[0].LastNameNew != "Lovelace" {
+		t.Errorf("report rows = %+v", rows)
 	}
 	var got []savedChange
 	if _, err := readPlan(bytes.NewReader(buf.Bytes()), "acct", func(sc savedChange) error { got = append(got, sc); return nil }); err != nil {

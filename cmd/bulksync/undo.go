@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bulksync/bulksync/internal/atomicfile"
+	"github.com/bulksync/bulksync/internal/htmlreport"
 	"github.com/bulksync/bulksync/sync"
 )
 
@@ -23,6 +24,7 @@ func runUndo(ctx context.Context, e *env, args []string) error {
 			"(the API cannot delete a card). Nothing is written to Linq. The state is the one the run used: give\n"+
 			"the same --state or --shard as the run, or neither for the account's default.")
 	out := fl.String("out", "", "file to write the plan to (replaced whole; 0600)")
+	html := fl.String("html", "", "also write the plan as one self-contained HTML page for review (as plan --html)")
 	state := fl.String("state", "", "state database the run recorded into (default $XDG_STATE_HOME/bulksync/<account>.db)")
 	shardFlag := fl.String("shard", "", "i/n: the run was one shard of an export, with that shard's default state")
 	baseURL := fl.String("base-url", "", "Linq API base URL (default $LINQ_API_V3_BASE_URL or "+sync.DefaultBaseURL+")")
@@ -85,6 +87,7 @@ func runUndo(ctx context.Context, e *env, args []string) error {
 		{"--api-key-file", *keyFile, false},
 		{"--state", path, false},
 		{"--out", *out, true},
+		{"--html", *html, true},
 	}); err != nil {
 		return err
 	}
@@ -109,17 +112,29 @@ func runUndo(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 	}
+	input := fmt.Sprintf("undo of run %d", id)
+	var page *htmlreport.Collector
+	var report func(sync.ReportRow)
+	if *html != "" {
+		page = htmlreport.New("undo")
+		report = page.Add
+	}
 	var counts map[sync.Action]int
 	err = atomicfile.Write(*out, true, func(w io.Writer) error {
-		pw := sync.NewPlanWriter(w, account, fmt.Sprintf("undo of run %d", id))
+		pw := sync.NewPlanWriter(w, account, input)
 		var err error
-		if counts, err = sync.WriteUndo(pw, id, changes, cards); err != nil {
+		if counts, err = sync.WriteUndo(pw, id, changes, cards, report); err != nil {
 			return err
 		}
 		return pw.Close()
 	})
 	if err != nil {
 		return fmt.Errorf("%w: --out: %v", sync.ErrUsage, err)
+	}
+	if page != nil {
+		if err := atomicfile.Write(*html, true, func(w io.Writer) error { return page.Write(w, input, time.Now()) }); err != nil {
+			return fmt.Errorf("%w: --html: %v", sync.ErrAborted, err)
+		}
 	}
 	printUndo(e.stderr, run, len(changes), counts, *out)
 	return nil
