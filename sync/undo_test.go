@@ -234,3 +234,40 @@ func TestWriteUndoIsASavedPlan(t *testing.T) {
 		}
 	}
 }
+
+// A run killed before its end keeps the changes the API confirmed before
+// the writer last flushed: they can be undone.
+func TestRunChangesOfAKilledRun(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "s.db")
+	st, err := OpenState(path, "acct", "apply")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.BeginRun(ctx, RunInfo{Command: "apply", Input: "x.csv"}); err != nil {
+		t.Fatal(err)
+	}
+	live := Card{Phone: "+12125550101", FirstName: "Ada", LastName: "Lovelace", Active: true}
+	st.Record(&Change{Desired: Desired{Line: 2, Phone: live.Phone, FirstName: "Ada", LastName: "Byron"}, Action: ActionUpdate, Live: &live,
+		Fields: []fieldChange{{FieldLastName, "Lovelace", "Byron"}}}, Card{Phone: live.Phone, FirstName: "Ada", LastName: "Byron", Active: true})
+	// Flush the writer as the ticker would, but never end the run.
+	close(st.writes)
+	if err := <-st.flushed; err != nil {
+		t.Fatal(err)
+	}
+	st.writes = nil
+	st.Close()
+
+	st, err = OpenState(path, "acct", "undo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	run, changes, err := st.RunChanges(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Ended != nil || len(changes) != 1 || changes[0].Before.LastName != "Lovelace" || changes[0].After.LastName != "Byron" {
+		t.Errorf("run %+v, changes %+v", run, changes)
+	}
+}
