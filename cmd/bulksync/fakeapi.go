@@ -18,7 +18,8 @@ import (
 
 // fakeAPIAbout is the help text above the flags.
 const fakeAPIAbout = `Runs the fake Linq API (GET/POST/PATCH /v3/contact_card, GET /v3/phone_numbers)
-until interrupted, for tests, scripts and benchmarks. Point bulksync at it with
+until interrupted, for tests, scripts and benchmarks. An image_url whose host
+ends in .invalid cannot be fetched: it answers 400/5007. Point bulksync at it with
 --base-url http://ADDR. When it is ready it prints one line to stdout:
 
   listening on http://ADDR
@@ -33,9 +34,28 @@ flight 3 seconds, and exits 0.`
 // once the fake is told to stop; hanging ones are then cut.
 const fakeAPIShutdownGrace = 3 * time.Second
 
-// addFakeBehaviourFlags defines the flags for the fake's limits, latency and
-// faults; the script tests' in-process fake takes the same ones.
-func addFakeBehaviourFlags(fs *flag.FlagSet, opts *linqfake.Options) {
+// addFakeBehaviourFlags defines the flags for the fake's account, limits,
+// latency, faults and answers; the script tests' in-process fake takes the
+// same ones. abs resolves a file name given to a flag (the script tests'
+// files live in the script's work directory).
+func addFakeBehaviourFlags(fs *flag.FlagSet, opts *linqfake.Options, abs func(string) string) {
+	fs.Func("lines", "`file` of the account's phone numbers, one E.164 number per line, optionally followed by\n"+
+		"its reputation (AT_RISK, CRITICAL, FLAGGED; default HEALTHY). GET /v3/phone_numbers lists them\n"+
+		"and contact cards for other numbers answer 403. Without it any number is allowed and\n"+
+		"GET /v3/phone_numbers lists the numbers that have cards", func(name string) error {
+		f, err := os.Open(abs(name))
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		opts.Lines, opts.Reputation, err = linqfake.ReadLines(f)
+		return err
+	})
+	fs.IntVar(&opts.NotOwnedCode, "not-owned-code", 2006, "`code` of the 403 for a number not on the account: 2006 or 2005")
+	fs.IntVar(&opts.NotFoundCode, "not-found-code", 2001, "`code` of the 404 for a PATCH with no active card: 2001 (as the Update page shows) or 2012")
+	fs.BoolVar(&opts.HideInactive, "hide-inactive", false, "GET /v3/contact_card omits inactive cards (the SDK documents \"the active card(s)\")")
+	fs.IntVar(&opts.PhoneNumbersStatus, "phone-numbers-status", 0, "`status` GET /v3/phone_numbers answers instead of the list: 403, 404, 500 or 503; 0 serves it")
+	fs.StringVar(&opts.ShouldRetry, "should-retry", "", "send x-should-retry with this `value` (true or false) on every error answer to POST and PATCH")
 	fs.Float64Var(&opts.RateLimit, "rate-limit", 0, "requests per second allowed, above which 429/1007 answers; 0 is unlimited")
 	fs.IntVar(&opts.Burst, "burst", 0, "requests allowed at once above --rate-limit; 0 is one second's worth")
 	fs.Func("retry-after", "how a 429 above --rate-limit says when to come back: seconds (Retry-After and error.retry_after, the default), none, or a duration such as 250ms sent as retry-after-ms", func(s string) error {
@@ -61,16 +81,14 @@ func runFakeAPI(ctx context.Context, e *env, args []string) error {
 		opts       linqfake.Options
 		addr       string
 		seedFile   string
-		linesFile  string
 		requestLog string
 	)
 	fs := newFlagSet(e, "fake-api", "bulksync fake-api [flags]", fakeAPIAbout)
 	fs.StringVar(&addr, "addr", "127.0.0.1:8080", "`host:port` to listen on; port 0 picks a free port")
 	fs.StringVar(&opts.Token, "token", "", "bearer `token` clients must send (default $LINQ_FAKE_TOKEN)")
 	fs.StringVar(&seedFile, "seed", "", "CSV `file` of cards to start with: phone_number,first_name[,last_name,image_url,is_active]")
-	fs.StringVar(&linesFile, "lines", "", "`file` of the account's phone numbers, one E.164 number per line;\nwhen set, cards for other numbers answer 403/2006")
 	fs.StringVar(&requestLog, "request-log", "", "`file` to write every request to as JSON lines (\"-\" for stderr); truncated first")
-	addFakeBehaviourFlags(fs, &opts)
+	addFakeBehaviourFlags(fs, &opts, func(name string) string { return name })
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -81,17 +99,6 @@ func runFakeAPI(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("%w: %v", bsync.ErrUsage, err)
 	}
 
-	if linesFile != "" {
-		f, err := os.Open(linesFile)
-		if err != nil {
-			return fmt.Errorf("%w: --lines: %v", bsync.ErrUsage, err)
-		}
-		opts.Lines, err = linqfake.ReadLines(f)
-		f.Close()
-		if err != nil {
-			return fmt.Errorf("%w: --lines %s: %v", bsync.ErrUsage, linesFile, err)
-		}
-	}
 	switch requestLog {
 	case "":
 	case "-":
@@ -154,6 +161,22 @@ func checkFakeAPIFlags(addr string, opts linqfake.Options) error {
 	}
 	if !(opts.RateLimit >= 0) || math.IsInf(opts.RateLimit, 0) {
 		return fmt.Errorf("--rate-limit must be 0 (unlimited) or a number of requests per second, got %v", opts.RateLimit)
+	}
+	if opts.NotOwnedCode != 2006 && opts.NotOwnedCode != 2005 {
+		return fmt.Errorf("--not-owned-code must be 2006 or 2005, got %d", opts.NotOwnedCode)
+	}
+	if opts.NotFoundCode != 2001 && opts.NotFoundCode != 2012 {
+		return fmt.Errorf("--not-found-code must be 2001 or 2012, got %d", opts.NotFoundCode)
+	}
+	switch opts.PhoneNumbersStatus {
+	case 0, 403, 404, 500, 503:
+	default:
+		return fmt.Errorf("--phone-numbers-status must be 0, 403, 404, 500 or 503, got %d", opts.PhoneNumbersStatus)
+	}
+	switch opts.ShouldRetry {
+	case "", "true", "false":
+	default:
+		return fmt.Errorf("--should-retry must be true or false, got %q", opts.ShouldRetry)
 	}
 	if opts.Burst < 0 {
 		return fmt.Errorf("--burst must be 0 or more, got %d", opts.Burst)

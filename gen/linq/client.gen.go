@@ -103,7 +103,8 @@ type ClientInterface interface {
 	//
 	// Merges the given fields into the card; an omitted field keeps its value. The number goes in the query
 	// string (as the SDK sends it), not in the body or the path. A number with no card, or with an inactive
-	// card, answers 404/2012 (decision). Success status is 200 (decision).
+	// card, answers 404 with code 2001 (the Update page's example) or 2012 (the error index); clients must
+	// accept both. Success status is 200 (decision).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -114,7 +115,8 @@ type ClientInterface interface {
 	//
 	// Merges the given fields into the card; an omitted field keeps its value. The number goes in the query
 	// string (as the SDK sends it), not in the body or the path. A number with no card, or with an inactive
-	// card, answers 404/2012 (decision). Success status is 200 (decision).
+	// card, answers 404 with code 2001 (the Update page's example) or 2012 (the error index); clients must
+	// accept both. Success status is 200 (decision).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -149,7 +151,10 @@ type ClientInterface interface {
 
 	// ListPhoneNumbers List the phone numbers (lines) on the partner's account
 	//
-	// Unpaginated. Contact cards can only be set for these numbers.
+	// Unpaginated. Contact cards can only be set for these numbers. `reputation` and the deprecated
+	// `health_status` say whether a line is healthy; the Go SDK adds FLAGGED to the status values, and a
+	// client should accept a status it does not know. An account or API version without this endpoint
+	// answers 404.
 	//
 	// Corresponds with GET /v3/phone_numbers (the `ListPhoneNumbers` operationId).
 	ListPhoneNumbers(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -178,7 +183,8 @@ func (c *Client) ListContactCards(ctx context.Context, params *ListContactCardsP
 //
 // Merges the given fields into the card; an omitted field keeps its value. The number goes in the query
 // string (as the SDK sends it), not in the body or the path. A number with no card, or with an inactive
-// card, answers 404/2012 (decision). Success status is 200 (decision).
+// card, answers 404 with code 2001 (the Update page's example) or 2012 (the error index); clients must
+// accept both. Success status is 200 (decision).
 //
 // Takes any type of body and a specified content type.
 //
@@ -199,7 +205,8 @@ func (c *Client) UpdateContactCardWithBody(ctx context.Context, params *UpdateCo
 //
 // Merges the given fields into the card; an omitted field keeps its value. The number goes in the query
 // string (as the SDK sends it), not in the body or the path. A number with no card, or with an inactive
-// card, answers 404/2012 (decision). Success status is 200 (decision).
+// card, answers 404 with code 2001 (the Update page's example) or 2012 (the error index); clients must
+// accept both. Success status is 200 (decision).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -264,7 +271,10 @@ func (c *Client) CreateContactCard(ctx context.Context, body CreateContactCardJS
 
 // ListPhoneNumbers List the phone numbers (lines) on the partner's account
 //
-// Unpaginated. Contact cards can only be set for these numbers.
+// Unpaginated. Contact cards can only be set for these numbers. `reputation` and the deprecated
+// `health_status` say whether a line is healthy; the Go SDK adds FLAGGED to the status values, and a
+// client should accept a status it does not know. An account or API version without this endpoint
+// answers 404.
 //
 // Corresponds with GET /v3/phone_numbers (the `ListPhoneNumbers` operationId).
 func (c *Client) ListPhoneNumbers(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -522,7 +532,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// Merges the given fields into the card; an omitted field keeps its value. The number goes in the query
 	// string (as the SDK sends it), not in the body or the path. A number with no card, or with an inactive
-	// card, answers 404/2012 (decision). Success status is 200 (decision).
+	// card, answers 404 with code 2001 (the Update page's example) or 2012 (the error index); clients must
+	// accept both. Success status is 200 (decision).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -533,7 +544,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// Merges the given fields into the card; an omitted field keeps its value. The number goes in the query
 	// string (as the SDK sends it), not in the body or the path. A number with no card, or with an inactive
-	// card, answers 404/2012 (decision). Success status is 200 (decision).
+	// card, answers 404 with code 2001 (the Update page's example) or 2012 (the error index); clients must
+	// accept both. Success status is 200 (decision).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -568,7 +580,10 @@ type ClientWithResponsesInterface interface {
 
 	// ListPhoneNumbersWithResponse List the phone numbers (lines) on the partner's account
 	//
-	// Unpaginated. Contact cards can only be set for these numbers.
+	// Unpaginated. Contact cards can only be set for these numbers. `reputation` and the deprecated
+	// `health_status` say whether a line is healthy; the Go SDK adds FLAGGED to the status values, and a
+	// client should accept a status it does not know. An account or API version without this endpoint
+	// answers 404.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -1018,6 +1033,11 @@ type ListPhoneNumbersResponse403Headers struct {
 	XTraceID *string
 }
 
+// ListPhoneNumbersResponse404Headers the declared response headers of an HTTP 404 response for ListPhoneNumbers
+type ListPhoneNumbersResponse404Headers struct {
+	XTraceID *string
+}
+
 // ListPhoneNumbersResponse429Headers the declared response headers of an HTTP 429 response for ListPhoneNumbers
 type ListPhoneNumbersResponse429Headers struct {
 	RetryAfter *int
@@ -1043,6 +1063,8 @@ type ListPhoneNumbersResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
 	// JSON429 the response for an HTTP 429 `application/json` response
 	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
@@ -1055,6 +1077,8 @@ type ListPhoneNumbersResponse struct {
 	Headers401 *ListPhoneNumbersResponse401Headers
 	// Headers403 the parsed response headers for an HTTP 403 response
 	Headers403 *ListPhoneNumbersResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *ListPhoneNumbersResponse404Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ListPhoneNumbersResponse429Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
@@ -1076,6 +1100,11 @@ func (r ListPhoneNumbersResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r ListPhoneNumbersResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListPhoneNumbersResponse) GetJSON404() *NotFound {
+	return r.JSON404
 }
 
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
@@ -1143,7 +1172,8 @@ func (c *ClientWithResponses) ListContactCardsWithResponse(ctx context.Context, 
 //
 // Merges the given fields into the card; an omitted field keeps its value. The number goes in the query
 // string (as the SDK sends it), not in the body or the path. A number with no card, or with an inactive
-// card, answers 404/2012 (decision). Success status is 200 (decision).
+// card, answers 404 with code 2001 (the Update page's example) or 2012 (the error index); clients must
+// accept both. Success status is 200 (decision).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -1160,7 +1190,8 @@ func (c *ClientWithResponses) UpdateContactCardWithBodyWithResponse(ctx context.
 //
 // Merges the given fields into the card; an omitted field keeps its value. The number goes in the query
 // string (as the SDK sends it), not in the body or the path. A number with no card, or with an inactive
-// card, answers 404/2012 (decision). Success status is 200 (decision).
+// card, answers 404 with code 2001 (the Update page's example) or 2012 (the error index); clients must
+// accept both. Success status is 200 (decision).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -1213,7 +1244,10 @@ func (c *ClientWithResponses) CreateContactCardWithResponse(ctx context.Context,
 
 // ListPhoneNumbersWithResponse List the phone numbers (lines) on the partner's account
 //
-// Unpaginated. Contact cards can only be set for these numbers.
+// Unpaginated. Contact cards can only be set for these numbers. `reputation` and the deprecated
+// `health_status` say whether a line is healthy; the Go SDK adds FLAGGED to the status values, and a
+// client should accept a status it does not know. An account or API version without this endpoint
+// answers 404.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -1739,6 +1773,13 @@ func ParseListPhoneNumbersResponse(rsp *http.Response) (*ListPhoneNumbersRespons
 		}
 		response.JSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest TooManyRequests
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -1793,6 +1834,16 @@ func ParseListPhoneNumbersResponse(rsp *http.Response) (*ListPhoneNumbersRespons
 			headers.XTraceID = &value
 		}
 		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers ListPhoneNumbersResponse404Headers
+		if values := rsp.Header.Values("X-Trace-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Trace-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XTraceID = &value
+		}
+		response.Headers404 = &headers
 	case rsp.StatusCode == 429:
 		var headers ListPhoneNumbersResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {

@@ -853,6 +853,23 @@ func (response ListPhoneNumbers403JSONResponse) VisitListPhoneNumbersResponse(w 
 	return err
 }
 
+type ListPhoneNumbers404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response ListPhoneNumbers404JSONResponse) VisitListPhoneNumbersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.XTraceID != nil {
+		w.Header().Set("X-Trace-ID", fmt.Sprint(*response.Headers.XTraceID))
+	}
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListPhoneNumbers429JSONResponse struct{ TooManyRequestsJSONResponse }
 
 func (response ListPhoneNumbers429JSONResponse) VisitListPhoneNumbersResponse(w http.ResponseWriter) error {

@@ -100,7 +100,7 @@ type ErrorResponse struct {
 // ErrorResponseSuccess defines model for ErrorResponse.Success.
 type ErrorResponseSuccess bool
 
-// LineStatus defines model for LineStatus.
+// LineStatus A line's health as Linq rates it, with a page explaining the status.
 type LineStatus struct {
 	DocUrl *string          `json:"doc_url,omitempty"`
 	Status LineStatusStatus `json:"status"`
@@ -111,11 +111,16 @@ type LineStatusStatus string
 
 // PhoneNumber defines model for PhoneNumber.
 type PhoneNumber struct {
-	ForwardingNumber *string            `json:"forwarding_number,omitempty"`
-	HealthStatus     *LineStatus        `json:"health_status,omitempty"`
-	Id               openapi_types.UUID `json:"id"`
-	PhoneNumber      string             `json:"phone_number"`
-	Reputation       *LineStatus        `json:"reputation,omitempty"`
+	ForwardingNumber *string `json:"forwarding_number,omitempty"`
+
+	// HealthStatus Deprecated in favour of reputation.
+	// Deprecated: use reputation
+	HealthStatus *LineStatus        `json:"health_status,omitempty"`
+	Id           openapi_types.UUID `json:"id"`
+	PhoneNumber  string             `json:"phone_number"`
+
+	// Reputation A line's health as Linq rates it, with a page explaining the status.
+	Reputation *LineStatus `json:"reputation,omitempty"`
 }
 
 // PhoneNumberList defines model for PhoneNumberList.

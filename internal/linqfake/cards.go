@@ -85,6 +85,26 @@ func checkName(field, value string) *apiError {
 	return nil
 }
 
+// unreachableImageHost is the host suffix of image URLs the fake cannot
+// download: .invalid is reserved (RFC 2606) and never resolves, so such a
+// URL answers 400/5007 where Linq would fail to fetch the image.
+const unreachableImageHost = ".invalid"
+
+// fetchImage answers 400/5007 for an image URL Linq could not download:
+// one whose host ends in .invalid. Linq fetches the image when it writes the
+// card, so this is checked last, after everything that rejects the request
+// without a download.
+func fetchImage(src string) *apiError {
+	if src == "" {
+		return nil
+	}
+	if u, err := url.Parse(src); err == nil && strings.HasSuffix(strings.ToLower(u.Hostname()), unreachableImageHost) {
+		e := errImageFetch
+		return &e
+	}
+	return nil
+}
+
 // checkImage answers 400/1005 unless src is empty or an absolute https URL.
 func checkImage(src string) *apiError {
 	if src == "" {
@@ -98,15 +118,18 @@ func checkImage(src string) *apiError {
 	return nil
 }
 
-// checkNumber answers 400/1002 for a number that is not E.164, and 403/2006
-// for one that is not on the account.
+// checkNumber answers 400/1002 for a number that is not E.164, and 403
+// (Options.NotOwnedCode) for one that is not on the account.
 func (s *Server) checkNumber(phone string) *apiError {
 	var e apiError
+	s.mu.Lock()
+	owned := s.onAccount == nil || s.onAccount[phone]
+	s.mu.Unlock()
 	switch {
 	case !e164.MatchString(phone):
 		e = errNotE164
-	case len(s.onAccount) > 0 && !s.onAccount[phone]:
-		e = errNotOnAccount
+	case !owned:
+		e = s.notOwned
 	default:
 		return nil
 	}
@@ -117,21 +140,26 @@ func (s *Server) checkNumber(phone string) *apiError {
 func (s *Server) ListContactCards(ctx context.Context, req linq.ListContactCardsRequestObject) (linq.ListContactCardsResponseObject, error) {
 	phone := req.Params.PhoneNumber
 	if phone == nil {
-		return linq.ListContactCards200JSONResponse{Body: linq.ContactCardList{ContactCards: s.Cards()}}, nil
+		list := s.Cards()
+		if s.hideInactive {
+			list = slices.DeleteFunc(list, func(c linq.ContactCard) bool { return !c.IsActive })
+		}
+		return linq.ListContactCards200JSONResponse{Body: linq.ContactCardList{ContactCards: list}}, nil
 	}
 	if e := s.checkNumber(*phone); e != nil {
 		return listError(ctx, *e), nil
 	}
 	list := []linq.ContactCard{}
-	if c, ok := s.Card(*phone); ok {
+	if c, ok := s.Card(*phone); ok && (c.IsActive || !s.hideInactive) {
 		list = append(list, c)
 	}
 	return linq.ListContactCards200JSONResponse{Body: linq.ContactCardList{ContactCards: list}}, nil
 }
 
 // CreateContactCard implements POST /v3/contact_card. The request is checked
-// in the order 1001, 1002, 1005, 2006, 2014: what is wrong with the request
-// itself first, then what the account allows, then the store.
+// in the order 1001, 1002, 1005, 2006, 2014, 5007: what is wrong with the
+// request itself first, then what the account allows, then the store, and
+// last the image download.
 func (s *Server) CreateContactCard(ctx context.Context, req linq.CreateContactCardRequestObject) (linq.CreateContactCardResponseObject, error) {
 	b := req.Body
 	switch {
@@ -158,6 +186,9 @@ func (s *Server) CreateContactCard(ctx context.Context, req linq.CreateContactCa
 	defer s.mu.Unlock()
 	if _, ok := s.cards[b.PhoneNumber]; ok {
 		return createError(ctx, errCardExists), nil
+	}
+	if e := fetchImage(deref(b.ImageUrl)); e != nil {
+		return createError(ctx, *e), nil
 	}
 	s.cards[b.PhoneNumber] = c
 	return linq.CreateContactCard200JSONResponse{Body: c.setContactCard(b.PhoneNumber)}, nil
@@ -196,9 +227,9 @@ func (s *Server) UpdateContactCard(ctx context.Context, req linq.UpdateContactCa
 	c, ok := s.cards[phone]
 	switch {
 	case !ok:
-		return updateError(ctx, errCardNotFound), nil
+		return updateError(ctx, s.notFound), nil
 	case !c.active:
-		return updateError(ctx, errCardInactive), nil
+		return updateError(ctx, s.inactive), nil
 	}
 	if b.FirstName != nil {
 		c.firstName = *b.FirstName
@@ -207,31 +238,54 @@ func (s *Server) UpdateContactCard(ctx context.Context, req linq.UpdateContactCa
 		c.lastName = *b.LastName
 	}
 	if b.ImageUrl != nil && *b.ImageUrl != c.imageURL {
+		if e := fetchImage(*b.ImageUrl); e != nil {
+			return updateError(ctx, *e), nil
+		}
 		c.imageURL = RehostedURL(*b.ImageUrl)
 	}
 	s.cards[phone] = c
 	return linq.UpdateContactCard200JSONResponse{Body: c.setContactCard(phone)}, nil
 }
 
-// ListPhoneNumbers implements GET /v3/phone_numbers. Every line is healthy;
-// its id is a UUID derived from the number, the same in every run.
+// ListPhoneNumbers implements GET /v3/phone_numbers: the lines (Options.Lines,
+// or the numbers with cards when none were given), sorted. A line's
+// reputation is Options.Reputation's, HEALTHY when it has none there; its id
+// is a UUID derived from the number, the same in every run.
 func (s *Server) ListPhoneNumbers(ctx context.Context, req linq.ListPhoneNumbersRequestObject) (linq.ListPhoneNumbersResponseObject, error) {
-	numbers := s.lines
-	if len(numbers) == 0 {
-		s.mu.Lock()
+	switch s.phoneStatus {
+	case 0:
+	case http.StatusForbidden:
+		return linq.ListPhoneNumbers403JSONResponse{ForbiddenJSONResponse: linq.ForbiddenJSONResponse{Body: envelope(ctx, errAccessDenied)}}, nil
+	case http.StatusNotFound:
+		return linq.ListPhoneNumbers404JSONResponse{NotFoundJSONResponse: linq.NotFoundJSONResponse{Body: envelope(ctx, errNotFound)}}, nil
+	case http.StatusServiceUnavailable:
+		return linq.ListPhoneNumbers503JSONResponse{ServiceUnavailableJSONResponse: linq.ServiceUnavailableJSONResponse{Body: envelope(ctx, errUnavailable)}}, nil
+	default:
+		return linq.ListPhoneNumbers500JSONResponse{InternalServerErrorJSONResponse: linq.InternalServerErrorJSONResponse{Body: envelope(ctx, errInternal)}}, nil
+	}
+	s.mu.Lock()
+	var numbers []string
+	if s.onAccount != nil {
+		numbers = slices.Sorted(maps.Keys(s.onAccount))
+	} else {
 		numbers = slices.Sorted(maps.Keys(s.cards))
-		s.mu.Unlock()
 	}
 	list := make([]linq.PhoneNumber, 0, len(numbers))
 	for _, n := range numbers {
-		healthy := linq.LineStatus{Status: linq.HEALTHY}
+		status := linq.HEALTHY
+		if r, ok := s.reputation[n]; ok {
+			status = linq.LineStatusStatus(r)
+		}
+		doc := "https://docs.linqapp.com/guides/phone-numbers/#" + strings.ToLower(string(status))
+		rep := linq.LineStatus{Status: status, DocUrl: &doc}
 		list = append(list, linq.PhoneNumber{
 			Id:           uuid.NewSHA1(uuid.NameSpaceURL, []byte("tel:"+n)),
 			PhoneNumber:  n,
-			Reputation:   &healthy,
-			HealthStatus: &healthy,
+			Reputation:   &rep,
+			HealthStatus: &rep,
 		})
 	}
+	s.mu.Unlock()
 	return linq.ListPhoneNumbers200JSONResponse{Body: linq.PhoneNumberList{PhoneNumbers: list}}, nil
 }
 

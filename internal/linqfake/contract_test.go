@@ -26,6 +26,7 @@ func TestCreateContactCard(t *testing.T) {
 	tests := []struct {
 		name       string
 		lines      []string
+		notOwned   int
 		seed       []linq.ContactCard
 		auth       string
 		body       linq.CreateContactCardRequest
@@ -66,6 +67,8 @@ func TestCreateContactCard(t *testing.T) {
 		{name: "http image", body: linq.CreateContactCardRequest{PhoneNumber: ada, FirstName: "Ada", ImageUrl: new("http://example.com/a.png")}, wantStatus: 400, wantCode: 1005},
 		{name: "relative image", body: linq.CreateContactCardRequest{PhoneNumber: ada, FirstName: "Ada", ImageUrl: new("/a.png")}, wantStatus: 400, wantCode: 1005},
 		{name: "number not on the account", lines: lines, body: linq.CreateContactCardRequest{PhoneNumber: other, FirstName: "Ada"}, wantStatus: 403, wantCode: 2006},
+		{name: "number not on the account, 2005", lines: lines, notOwned: 2005, body: linq.CreateContactCardRequest{PhoneNumber: other, FirstName: "Ada"}, wantStatus: 403, wantCode: 2005},
+		{name: "image that cannot be fetched", body: linq.CreateContactCardRequest{PhoneNumber: ada, FirstName: "Ada", ImageUrl: new("https://images.example.invalid/ada.png")}, wantStatus: 400, wantCode: 5007},
 		{
 			name:       "card exists",
 			seed:       []linq.ContactCard{card(ada, "Ada", "", "", true)},
@@ -81,7 +84,7 @@ func TestCreateContactCard(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFixture(t, linqfake.Options{Lines: tc.lines}, tc.seed...)
+			f := newFixture(t, linqfake.Options{Lines: tc.lines, NotOwnedCode: tc.notOwned}, tc.seed...)
 			resp, err := f.client.CreateContactCardWithResponse(t.Context(), tc.body, auth(tc.auth))
 			if err != nil {
 				t.Fatal(err)
@@ -113,6 +116,8 @@ func TestUpdateContactCard(t *testing.T) {
 	tests := []struct {
 		name       string
 		lines      []string
+		notOwned   int // Options.NotOwnedCode
+		notFound   int // Options.NotFoundCode
 		seed       []linq.ContactCard
 		auth       string
 		phone      string
@@ -152,15 +157,25 @@ func TestUpdateContactCard(t *testing.T) {
 		{name: "last name too long", seed: []linq.ContactCard{full}, phone: ada, body: linq.UpdateContactCardRequest{LastName: new(strings.Repeat("x", 257))}, wantStatus: 400, wantCode: 1005},
 		{name: "ftp image", seed: []linq.ContactCard{full}, phone: ada, body: linq.UpdateContactCardRequest{ImageUrl: new("ftp://example.com/a.png")}, wantStatus: 400, wantCode: 1005},
 		{name: "number not on the account", lines: lines, phone: other, body: linq.UpdateContactCardRequest{FirstName: new("X")}, wantStatus: 403, wantCode: 2006},
-		{name: "no card", phone: ada, body: linq.UpdateContactCardRequest{FirstName: new("X")}, wantStatus: 404, wantCode: 2012},
+		{name: "number not on the account, 2005", lines: lines, notOwned: 2005, phone: other, body: linq.UpdateContactCardRequest{FirstName: new("X")}, wantStatus: 403, wantCode: 2005},
+		{name: "no card", phone: ada, body: linq.UpdateContactCardRequest{FirstName: new("X")}, wantStatus: 404, wantCode: 2001},
+		{name: "no card, 2012", notFound: 2012, phone: ada, body: linq.UpdateContactCardRequest{FirstName: new("X")}, wantStatus: 404, wantCode: 2012},
 		{
 			name: "inactive card", seed: []linq.ContactCard{card(ada, "Ada", "", "", false)}, phone: ada,
+			body: linq.UpdateContactCardRequest{FirstName: new("X")}, wantStatus: 404, wantCode: 2001,
+		},
+		{
+			name: "inactive card, 2012", notFound: 2012, seed: []linq.ContactCard{card(ada, "Ada", "", "", false)}, phone: ada,
 			body: linq.UpdateContactCardRequest{FirstName: new("X")}, wantStatus: 404, wantCode: 2012,
+		},
+		{
+			name: "image that cannot be fetched", seed: []linq.ContactCard{full}, phone: ada,
+			body: linq.UpdateContactCardRequest{FirstName: new("Augusta"), ImageUrl: new("https://cdn.example.INVALID/a.png")}, wantStatus: 400, wantCode: 5007,
 		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFixture(t, linqfake.Options{Lines: tc.lines}, tc.seed...)
+			f := newFixture(t, linqfake.Options{Lines: tc.lines, NotOwnedCode: tc.notOwned, NotFoundCode: tc.notFound}, tc.seed...)
 			params := &linq.UpdateContactCardParams{PhoneNumber: tc.phone}
 			resp, err := f.client.UpdateContactCardWithResponse(t.Context(), params, tc.body, auth(tc.auth))
 			if err != nil {
@@ -195,6 +210,7 @@ func TestListContactCards(t *testing.T) {
 	tests := []struct {
 		name       string
 		lines      []string
+		hide       bool // Options.HideInactive
 		auth       string
 		phone      *string
 		wantStatus int
@@ -204,6 +220,9 @@ func TestListContactCards(t *testing.T) {
 		{name: "all, sorted, inactive included", wantStatus: 200, want: []linq.ContactCard{seed[1], seed[0], seed[2]}},
 		{name: "one number", phone: new(grace), wantStatus: 200, want: []linq.ContactCard{seed[0]}},
 		{name: "inactive card", phone: new(alan), wantStatus: 200, want: []linq.ContactCard{seed[2]}},
+		{name: "all, inactive hidden", hide: true, wantStatus: 200, want: []linq.ContactCard{seed[1], seed[0]}},
+		{name: "inactive card hidden", hide: true, phone: new(alan), wantStatus: 200, want: []linq.ContactCard{}},
+		{name: "active card with inactive hidden", hide: true, phone: new(grace), wantStatus: 200, want: []linq.ContactCard{seed[0]}},
 		{name: "number without a card", phone: new(other), wantStatus: 200, want: []linq.ContactCard{}},
 		{name: "no token", auth: noAuth, wantStatus: 401, wantCode: 2004},
 		{name: "bad number", phone: new("(415) 555-0101"), wantStatus: 400, wantCode: 1002},
@@ -212,7 +231,7 @@ func TestListContactCards(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFixture(t, linqfake.Options{Lines: tc.lines}, seed...)
+			f := newFixture(t, linqfake.Options{Lines: tc.lines, HideInactive: tc.hide}, seed...)
 			resp, err := f.client.ListContactCardsWithResponse(t.Context(), &linq.ListContactCardsParams{PhoneNumber: tc.phone}, auth(tc.auth))
 			if err != nil {
 				t.Fatal(err)
@@ -270,6 +289,82 @@ func TestListPhoneNumbers(t *testing.T) {
 				t.Errorf("got %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// PhoneNumbersStatus makes the endpoint answer an error instead of the list,
+// as an account or API version without it would.
+func TestListPhoneNumbersUnavailable(t *testing.T) {
+	for status, code := range map[int]int{403: 2005, 404: 2001, 500: 3006, 503: 4004} {
+		f := newFixture(t, linqfake.Options{Lines: lines, PhoneNumbersStatus: status})
+		resp, err := f.client.ListPhoneNumbersWithResponse(t.Context(), auth(""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkEnvelope(t, resp.HTTPResponse, phoneEnvelope(resp), status, code)
+	}
+}
+
+// Reputation marks lines that are not healthy; AddLine and RemoveLine change
+// the account's lines, and the writes they allow, while the fake serves.
+func TestLinesChange(t *testing.T) {
+	f := newFixture(t, linqfake.Options{Lines: []string{ada, grace}, Reputation: map[string]string{grace: "AT_RISK"}})
+	list := func() map[string]string {
+		resp, err := f.client.ListPhoneNumbersWithResponse(t.Context(), auth(""))
+		if err != nil || resp.JSON200 == nil {
+			t.Fatalf("err %v, status %d", err, resp.StatusCode())
+		}
+		m := map[string]string{}
+		for _, n := range resp.JSON200.PhoneNumbers {
+			if n.Reputation == nil || n.Reputation.DocUrl == nil {
+				t.Fatalf("%s: no reputation or doc_url: %+v", n.PhoneNumber, n.Reputation)
+			}
+			m[n.PhoneNumber] = string(n.Reputation.Status)
+		}
+		return m
+	}
+	if got, want := list(), map[string]string{ada: "HEALTHY", grace: "AT_RISK"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("lines %v, want %v", got, want)
+	}
+	f.fake.AddLine(alan)
+	f.fake.RemoveLine(ada)
+	if got, want := list(), map[string]string{alan: "HEALTHY", grace: "AT_RISK"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("after AddLine and RemoveLine: lines %v, want %v", got, want)
+	}
+	resp, err := f.client.CreateContactCardWithResponse(t.Context(), linq.CreateContactCardRequest{PhoneNumber: ada, FirstName: "Ada"}, auth(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkEnvelope(t, resp.HTTPResponse, createEnvelope(resp), 403, 2006)
+	resp, err = f.client.CreateContactCardWithResponse(t.Context(), linq.CreateContactCardRequest{PhoneNumber: alan, FirstName: "Alan"}, auth(""))
+	if err != nil || resp.StatusCode() != 200 {
+		t.Fatalf("create on an added line: err %v, status %d", err, resp.StatusCode())
+	}
+}
+
+// ShouldRetry adds x-should-retry to error answers only.
+func TestShouldRetryHeader(t *testing.T) {
+	f := newFixture(t, linqfake.Options{ShouldRetry: "false"}, card(ada, "Ada", "", "", true))
+	ok, err := f.client.UpdateContactCardWithResponse(t.Context(), &linq.UpdateContactCardParams{PhoneNumber: ada}, linq.UpdateContactCardRequest{}, auth(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := ok.HTTPResponse.Header.Get("X-Should-Retry"); ok.StatusCode() != 200 || h != "" {
+		t.Errorf("status %d, x-should-retry %q; want a 200 without it", ok.StatusCode(), h)
+	}
+	read, err := f.client.ListContactCardsWithResponse(t.Context(), &linq.ListContactCardsParams{PhoneNumber: new("1")}, auth(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := read.HTTPResponse.Header.Get("X-Should-Retry"); read.StatusCode() != 400 || h != "" {
+		t.Errorf("a read's error: status %d, x-should-retry %q; want 400 without it", read.StatusCode(), h)
+	}
+	bad, err := f.client.UpdateContactCardWithResponse(t.Context(), &linq.UpdateContactCardParams{PhoneNumber: grace}, linq.UpdateContactCardRequest{}, auth(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bad.StatusCode() != 404 || bad.HTTPResponse.Header.Get("X-Should-Retry") != "false" {
+		t.Errorf("status %d, x-should-retry %q; want 404 and false", bad.StatusCode(), bad.HTTPResponse.Header.Get("X-Should-Retry"))
 	}
 }
 

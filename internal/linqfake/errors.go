@@ -19,12 +19,14 @@ const (
 	codeRateLimited      = 1007
 	codeNotFound         = 2001
 	codeUnauthorized     = 2004
+	codeAccessDenied     = 2005
 	codeNumberNotAllowed = 2006
 	codeCardNotFound     = 2012
 	codeCardExists       = 2014
 	codeSetupFailed      = 2022
 	codeInternal         = 3006
 	codeUnavailable      = 4004
+	codeImageDownload    = 5007
 )
 
 // apiError is an error answer before it becomes an envelope.
@@ -39,6 +41,9 @@ var (
 	errUnauthorized = apiError{http.StatusUnauthorized, codeUnauthorized, "Unauthorized - missing or invalid authentication token", 0}
 	errNotE164      = apiError{http.StatusBadRequest, codeNotE164, "Phone number must be in E.164 format", 0}
 	errNotOnAccount = apiError{http.StatusForbidden, codeNumberNotAllowed, "Phone number permission denied: the number is not on this account", 0}
+	errAccessDenied = apiError{http.StatusForbidden, codeAccessDenied, "Access denied - insufficient permissions for this resource", 0}
+	errNotFound     = apiError{http.StatusNotFound, codeNotFound, "Resource not found", 0}
+	errImageFetch   = apiError{http.StatusBadRequest, codeImageDownload, "Failed to download image from the provided URL", 0}
 	errCardExists   = apiError{http.StatusConflict, codeCardExists, "A contact card already exists for this phone number", 0}
 	errCardNotFound = apiError{http.StatusNotFound, codeCardNotFound, "Contact card not found", 0}
 	errCardInactive = apiError{http.StatusNotFound, codeCardNotFound, "Contact card not found: the card for this phone number is not active", 0}

@@ -54,14 +54,18 @@ func (s *Server) drawFault(method string) (fault, time.Duration) {
 	return faultNone, delay
 }
 
-// injectFaults adds Options.Latency and Jitter to contact-card requests and
-// injects the faults of Options.Faults. It runs after authentication and
+// injectFaults adds Options.Latency and Jitter to contact-card requests,
+// injects the faults of Options.Faults, and adds Options.ShouldRetry to
+// their error answers. It runs after authentication and
 // rate limiting, and before the request body is looked at.
 func (s *Server) injectFaults(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != pathContactCard {
 			next.ServeHTTP(w, r)
 			return
+		}
+		if s.shouldRetry != "" && r.Method != http.MethodGet {
+			w = retryHintWriter{w, s.shouldRetry}
 		}
 		x := exchangeFrom(r.Context())
 		f, delay := s.drawFault(r.Method)
@@ -149,3 +153,18 @@ type discardWriter struct{ header http.Header }
 func (d discardWriter) Header() http.Header         { return d.header }
 func (d discardWriter) Write(b []byte) (int, error) { return len(b), nil }
 func (d discardWriter) WriteHeader(int)             {}
+
+// retryHintWriter adds the x-should-retry header to an error answer.
+type retryHintWriter struct {
+	http.ResponseWriter
+	value string
+}
+
+func (w retryHintWriter) WriteHeader(code int) {
+	if code >= 400 {
+		w.Header().Set("X-Should-Retry", w.value)
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w retryHintWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -110,7 +110,7 @@ func updateEnvelope(r *linq.UpdateContactCardResponse) *linq.ErrorResponse {
 }
 
 func phoneEnvelope(r *linq.ListPhoneNumbersResponse) *linq.ErrorResponse {
-	return map[int]*linq.ErrorResponse{401: r.JSON401, 403: r.JSON403, 429: r.JSON429, 500: r.JSON500, 503: r.JSON503}[r.StatusCode()]
+	return map[int]*linq.ErrorResponse{401: r.JSON401, 403: r.JSON403, 404: r.JSON404, 429: r.JSON429, 500: r.JSON500, 503: r.JSON503}[r.StatusCode()]
 }
 
 // card builds a stored card; empty optional fields are left out.

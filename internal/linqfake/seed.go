@@ -99,10 +99,14 @@ func (s *Server) SeedCSV(r io.Reader) error {
 	return nil
 }
 
-// ReadLines reads the phone numbers on an account, for Options.Lines: one
-// E.164 number per line; blank lines and lines starting with # are skipped.
-func ReadLines(r io.Reader) ([]string, error) {
-	var lines []string
+// ReadLines reads the phone numbers on an account, for Options.Lines and
+// Options.Reputation: one E.164 number per line, optionally followed by the
+// line's reputation status (HEALTHY when absent; AT_RISK, CRITICAL or
+// FLAGGED mark an unhealthy line); blank lines and lines starting with #
+// are skipped. An empty file is an account without lines, not a nil list.
+func ReadLines(r io.Reader) ([]string, map[string]string, error) {
+	lines := []string{}
+	reputation := make(map[string]string)
 	sc := bufio.NewScanner(r)
 	for n := 1; sc.Scan(); n++ {
 		l := strings.TrimSpace(sc.Text())
@@ -112,10 +116,20 @@ func ReadLines(r io.Reader) ([]string, error) {
 		if l == "" || strings.HasPrefix(l, "#") {
 			continue
 		}
-		if !e164.MatchString(l) {
-			return nil, fmt.Errorf("line %d: %q is not an E.164 phone number", n, l)
+		fields := strings.Fields(l)
+		if !e164.MatchString(fields[0]) {
+			return nil, nil, fmt.Errorf("line %d: %q is not an E.164 phone number", n, fields[0])
 		}
-		lines = append(lines, l)
+		switch len(fields) {
+		case 1:
+		case 2:
+			if fields[1] != "HEALTHY" {
+				reputation[fields[0]] = fields[1]
+			}
+		default:
+			return nil, nil, fmt.Errorf("line %d: want a phone number and at most a status, such as \"+14155550101 AT_RISK\"", n)
+		}
+		lines = append(lines, fields[0])
 	}
-	return lines, sc.Err()
+	return lines, reputation, sc.Err()
 }

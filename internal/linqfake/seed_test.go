@@ -86,26 +86,29 @@ func TestPutCardReplaces(t *testing.T) {
 
 func TestReadLines(t *testing.T) {
 	tests := []struct {
-		name    string
-		input   string
-		want    []string
-		wantErr string
+		name       string
+		input      string
+		want       []string
+		reputation map[string]string
+		wantErr    string
 	}{
-		{name: "numbers, comments, blanks, CRLF", input: "\ufeff# lines\r\n+14155550101\r\n\r\n  +14155550102  \n", want: []string{ada, grace}},
-		{name: "empty", input: "", want: nil},
+		{name: "numbers, comments, blanks, CRLF", input: "\ufeff# lines\r\n+14155550101\r\n\r\n  +14155550102  \n", want: []string{ada, grace}, reputation: map[string]string{}},
+		{name: "statuses", input: "+14155550101 HEALTHY\n+14155550102 AT_RISK\n+14155550103\tFLAGGED\n", want: []string{ada, grace, alan}, reputation: map[string]string{grace: "AT_RISK", alan: "FLAGGED"}},
+		{name: "empty", input: "", want: []string{}, reputation: map[string]string{}},
 		{name: "not E.164", input: "+14155550101\n4155550102\n", wantErr: `line 2: "4155550102" is not an E.164 phone number`},
+		{name: "too many words", input: "+14155550101 AT RISK\n", wantErr: `line 1: want a phone number and at most a status, such as "+14155550101 AT_RISK"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := linqfake.ReadLines(strings.NewReader(tc.input))
+			got, reputation, err := linqfake.ReadLines(strings.NewReader(tc.input))
 			if tc.wantErr != "" {
 				if err == nil || err.Error() != tc.wantErr {
 					t.Fatalf("err %v, want %q", err, tc.wantErr)
 				}
 				return
 			}
-			if err != nil || !reflect.DeepEqual(got, tc.want) {
-				t.Errorf("got %q, %v; want %q", got, err, tc.want)
+			if err != nil || !reflect.DeepEqual(got, tc.want) || !reflect.DeepEqual(reputation, tc.reputation) {
+				t.Errorf("got %q %v, %v; want %q %v", got, reputation, err, tc.want, tc.reputation)
 			}
 		})
 	}

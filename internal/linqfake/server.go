@@ -46,6 +46,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"mime"
@@ -91,11 +92,36 @@ type Options struct {
 	// HangFor is how long a hang lasts before the request is served
 	// normally; 0 means until the client gives up.
 	HangFor time.Duration
-	// Lines are the phone numbers on the account (E.164). When set, contact
-	// cards can only be used for these numbers (others answer 403/2006) and
-	// GET /v3/phone_numbers lists them. When empty, any number is allowed
-	// and GET /v3/phone_numbers lists the numbers that have cards.
+	// Lines are the phone numbers on the account (E.164). When not nil,
+	// contact cards can only be used for these numbers (others answer 403
+	// with NotOwnedCode) and GET /v3/phone_numbers lists them. When nil, any
+	// number is allowed and GET /v3/phone_numbers lists the numbers that
+	// have cards (seeded, created or put by a test).
 	Lines []string
+	// Reputation is the reputation (and health_status) of lines that are
+	// not HEALTHY, by number: AT_RISK, CRITICAL, FLAGGED or anything else.
+	Reputation map[string]string
+	// NotOwnedCode is the code of the 403 for a number not on the account:
+	// 2006 (the default; the error index's "phone-number permission
+	// denied") or 2005 (the Update page's own 403 example).
+	NotOwnedCode int
+	// NotFoundCode is the code of the 404 a PATCH gets for a number with no
+	// card, or an inactive one: 2001 (the default, as the Update page shows
+	// it) or 2012 (the error index's "contact card not found").
+	NotFoundCode int
+	// HideInactive makes GET /v3/contact_card omit inactive cards, as the
+	// SDK's "returns the active card(s)" allows; a POST for such a number
+	// still answers 409/2014.
+	HideInactive bool
+	// PhoneNumbersStatus, when set, is the error GET /v3/phone_numbers
+	// answers instead of the list: 403 (2005), 404 (2001), 500 (3006) or
+	// 503 (4004), for an account or API version without the endpoint.
+	PhoneNumbersStatus int
+	// ShouldRetry, when "true" or "false", is sent as the x-should-retry
+	// header on every error answer to a contact-card write (POST, PATCH):
+	// the official SDK's override of its own retry rules. Reads are left
+	// alone, so a client's snapshot still gets through injected faults.
+	ShouldRetry string
 	// RequestLog, when set, receives the request log as JSON lines (see
 	// LoggedRequest).
 	RequestLog io.Writer
@@ -170,20 +196,26 @@ func (ra RetryAfter) writeRateLimited(w http.ResponseWriter, r *http.Request, d 
 // Server is the fake Linq API. Create it with New and serve Handler.
 type Server struct {
 	// Fixed at New.
-	lines      []string        // sorted
-	onAccount  map[string]bool // the set of lines
-	limiter    *rate.Limiter   // nil: unlimited
-	retryAfter RetryAfter
-	latency    time.Duration
-	jitter     time.Duration
-	hangFor    time.Duration
-	handler    http.Handler
+	limiter      *rate.Limiter // nil: unlimited
+	retryAfter   RetryAfter
+	latency      time.Duration
+	jitter       time.Duration
+	hangFor      time.Duration
+	notOwned     apiError
+	notFound     apiError
+	inactive     apiError
+	hideInactive bool
+	phoneStatus  int
+	shouldRetry  string
+	handler      http.Handler
 
-	mu     sync.Mutex // guards the fields below
-	cards  map[string]card
-	token  string
-	faults Faults
-	rng    *rand.Rand
+	mu         sync.Mutex      // guards the fields below
+	onAccount  map[string]bool // the lines; nil: any number is allowed
+	reputation map[string]string
+	cards      map[string]card
+	token      string
+	faults     Faults
+	rng        *rand.Rand
 
 	logMu  sync.Mutex // guards the fields below, and writes to logOut
 	log    []LoggedRequest
@@ -193,24 +225,35 @@ type Server struct {
 // New returns a fake with no cards; see SeedCSV and PutCard to add some.
 func New(opts Options) *Server {
 	s := &Server{
-		onAccount:  make(map[string]bool),
-		latency:    opts.Latency,
-		retryAfter: opts.RetryAfter,
-		jitter:     opts.Jitter,
-		hangFor:    opts.HangFor,
-		cards:      make(map[string]card),
-		token:      opts.Token,
-		faults:     opts.Faults,
-		rng:        rand.New(rand.NewPCG(opts.Seed, opts.Seed)),
-		logOut:     opts.RequestLog,
+		latency:      opts.Latency,
+		retryAfter:   opts.RetryAfter,
+		jitter:       opts.Jitter,
+		hangFor:      opts.HangFor,
+		hideInactive: opts.HideInactive,
+		phoneStatus:  opts.PhoneNumbersStatus,
+		shouldRetry:  opts.ShouldRetry,
+		reputation:   make(map[string]string),
+		cards:        make(map[string]card),
+		token:        opts.Token,
+		faults:       opts.Faults,
+		rng:          rand.New(rand.NewPCG(opts.Seed, opts.Seed)),
+		logOut:       opts.RequestLog,
 	}
-	for _, l := range opts.Lines {
-		if !s.onAccount[l] {
+	s.notOwned = errNotOnAccount
+	if opts.NotOwnedCode == codeAccessDenied {
+		s.notOwned = errAccessDenied
+	}
+	s.notFound, s.inactive = errNotFound, errNotFound
+	if opts.NotFoundCode == codeCardNotFound {
+		s.notFound, s.inactive = errCardNotFound, errCardInactive
+	}
+	if opts.Lines != nil {
+		s.onAccount = make(map[string]bool)
+		for _, l := range opts.Lines {
 			s.onAccount[l] = true
-			s.lines = append(s.lines, l)
 		}
 	}
-	slices.Sort(s.lines)
+	maps.Copy(s.reputation, opts.Reputation)
 	if opts.RateLimit > 0 {
 		burst := opts.Burst
 		if burst <= 0 {
@@ -249,6 +292,35 @@ func (s *Server) SetFaults(f Faults) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults = f
+}
+
+// AddLine puts phone on the account, as Linq staff provisioning a line.
+func (s *Server) AddLine(phone string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fixLinesLocked()
+	s.onAccount[phone] = true
+}
+
+// RemoveLine takes phone off the account: contact-card calls for it then
+// answer 403, and GET /v3/phone_numbers no longer lists it.
+func (s *Server) RemoveLine(phone string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fixLinesLocked()
+	delete(s.onAccount, phone)
+}
+
+// fixLinesLocked turns a fake made without Lines, where any number is
+// allowed, into one with a fixed list: the numbers that have cards now.
+func (s *Server) fixLinesLocked() {
+	if s.onAccount != nil {
+		return
+	}
+	s.onAccount = make(map[string]bool)
+	for p := range s.cards {
+		s.onAccount[p] = true
+	}
 }
 
 // authenticate answers 401/2004 unless the request carries the bearer token.
