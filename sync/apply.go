@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strings"
+	stdsync "sync"
 	"time"
 
 	"github.com/bulksync/bulksync/gen/linq"
@@ -78,6 +79,26 @@ type applier struct {
 	stop     context.Context
 	stopWith context.CancelCauseFunc
 	sleep    func(ctx context.Context, d time.Duration) error
+
+	mu        stdsync.Mutex
+	forbidden int // 403s since the run began or the last successful write
+}
+
+// forbiddenAnswer counts a 403 and reports whether 403s now persist enough
+// to stop the run (forbiddenStreak).
+func (a *applier) forbiddenAnswer() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.forbidden++
+	return a.forbidden >= forbiddenStreak
+}
+
+// wrote notes a successful write: the key may write, so the 403s before it
+// were about their numbers.
+func (a *applier) wrote() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.forbidden = 0
 }
 
 // answer is one attempt's result.
@@ -103,6 +124,14 @@ func (a answer) code() int {
 	return 0
 }
 
+// class sorts the answer (see Classify and classifyAnswer).
+func (a answer) class(create bool) Class {
+	if a.apiErr != nil {
+		return classifyAnswer(a.apiErr, create)
+	}
+	return Classify(a.status, 0, create)
+}
+
 // apply carries one change out, retrying as its class allows, and returns
 // its outcome. It never returns an error: a failed row is a report row.
 func (a *applier) apply(ctx context.Context, c *Change) Outcome {
@@ -118,7 +147,8 @@ func (a *applier) attempts(ctx context.Context, c *Change) Outcome {
 	var o Outcome
 	var last answer
 	var note string
-	reread := false // after a 409/2014: the next attempt is a GET of the card
+	reread := false     // after a 409/2014: the next attempt is a GET of the card
+	var conflict answer // the 409/2014 that led to the re-read
 	// The request slot is held from the limiter to the answer, and across
 	// short backoffs; a long wait (a Retry-After) hands it to the next row.
 	holding := false
@@ -168,7 +198,7 @@ func (a *applier) attempts(ctx context.Context, c *Change) Outcome {
 		default:
 			last = a.send(ctx, c.Phone, fields, false)
 		}
-		class := Classify(last.status, last.code(), create && !reread)
+		class := last.class(create && !reread)
 		// Every answer but a 429 shows the rate the server takes.
 		switch {
 		case class == ClassThrottled:
@@ -213,11 +243,18 @@ func (a *applier) attempts(ctx context.Context, c *Change) Outcome {
 				live := last.card
 				switch {
 				case live == nil:
-					return failedOutcome(o, last, "409/2014 on create, but reading the card back finds none")
+					// The API does not list inactive cards (the SDK
+					// documents GET as returning the active ones): a card
+					// that exists but cannot be read is an inactive one.
+					o = failedOutcome(o, conflict, "the number has a card that Linq does not list: an inactive one (POST answered 409/2014, and reading the card back finds no active card); Linq only updates active cards")
+					o.Action = ActionInactive
+					return o
 				case live.Phone != c.Phone:
 					return failedOutcome(o, last, fmt.Sprintf("409/2014 on create, but reading the card of %s back answered the card of %s", c.Phone, live.Phone))
 				case !live.Active:
-					return failedOutcome(o, last, "409/2014 on create: the card exists but is inactive")
+					o = failedOutcome(o, conflict, "the card exists but is inactive (POST answered 409/2014; is_active=false); Linq only updates active cards")
+					o.Action = ActionInactive
+					return o
 				}
 				fields = diffFields(c.Desired, *live, nil, a.plan.Empty, false).changes
 				if len(fields) == 0 {
@@ -242,17 +279,26 @@ func (a *applier) attempts(ctx context.Context, c *Change) Outcome {
 				return failedOutcome(o, last, why)
 			}
 			o.HTTPStatus, o.TraceID, o.Card = last.status, traceOf(last), last.card
+			a.wrote()
 			if !last.card.Active {
 				return failedOutcome(o, last, "Linq stored the card but could not apply it (is_active=false)")
 			}
 			o.Result, o.Message = ResultOK, note
 			return o
 		case ClassPermanent:
-			return failedOutcome(o, last, "")
+			return failedOutcome(o, last, hint(last.status, last.code()))
+		case ClassForbidden:
+			if a.forbiddenAnswer() {
+				a.stopWith(fmt.Errorf("%d answers in a row were 403 with no successful write between them (the last: %v): the API key may not change these numbers", forbiddenStreak, last.apiErr))
+			}
+			o = failedOutcome(o, last, hint(last.status, last.code()))
+			o.Action = ActionNotOwned
+			return o
 		case ClassFatal:
-			a.stopWith(fmt.Errorf("the API answered %v", last.apiErr))
+			a.stopWith(fmt.Errorf("the API refused the API key: %v", last.apiErr))
 			return failedOutcome(o, last, "")
 		case ClassConflict:
+			conflict = last
 			// The card exists although the snapshot had none: most likely an
 			// earlier attempt was applied and its answer lost. Read it back
 			// (retrying like any request), compare again, and patch what

@@ -28,6 +28,9 @@ func startFake(t *testing.T, opts linqfake.Options, cards ...linq.ContactCard) (
 	if opts.Token == "" {
 		opts.Token = testToken
 	}
+	if opts.Lines == nil {
+		opts.Lines = testLines
+	}
 	fake := linqfake.New(opts)
 	for _, c := range cards {
 		fake.PutCard(c)
@@ -40,6 +43,16 @@ func startFake(t *testing.T, opts linqfake.Options, cards ...linq.ContactCard) (
 	t.Cleanup(srv.Close)
 	return fake, srv.URL
 }
+
+// testLines are the test account's lines: every number export and seeded
+// make, +12125550000 to +12125559999.
+var testLines = func() []string {
+	lines := make([]string, 10000)
+	for i := range lines {
+		lines[i] = fmt.Sprintf("+1212555%04d", i)
+	}
+	return lines
+}()
 
 func card(phone, first, last string, active bool) linq.ContactCard {
 	c := linq.ContactCard{PhoneNumber: phone, FirstName: first, IsActive: active}

@@ -89,6 +89,10 @@ type APIError struct {
 	Message    string        // from the envelope, or a description of the odd body
 	TraceID    string        // from the envelope or the X-Trace-ID header
 	RetryAfter time.Duration // from Retry-After, retry-after-ms or error.retry_after; 0 when absent
+	// ShouldRetry is the x-should-retry header, the official SDK's
+	// override of its retry rules; nil when absent or neither true nor
+	// false.
+	ShouldRetry *bool
 }
 
 func (e *APIError) Error() string {
@@ -144,6 +148,12 @@ func parseAPIError(status int, h http.Header, body []byte) *APIError {
 	}
 	if d, ok := retryAfterHeader(h, time.Now()); ok {
 		e.RetryAfter = d
+	}
+	switch strings.ToLower(strings.TrimSpace(h.Get("X-Should-Retry"))) {
+	case "true":
+		e.ShouldRetry = new(true)
+	case "false":
+		e.ShouldRetry = new(false)
 	}
 	return e
 }

@@ -24,6 +24,7 @@ type Events interface {
 
 // AttemptEvent describes one HTTP attempt.
 type AttemptEvent struct {
+	Read    string // for a GET about no record (Line 0): what it reads, "live cards" or "phone numbers"
 	Line    int
 	Phone   string
 	Method  string // POST, PATCH or GET

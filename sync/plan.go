@@ -66,6 +66,7 @@ func (c *Change) IsWrite() bool {
 type Planner struct {
 	opts   PlanOptions
 	cards  map[string]Card
+	lines  Lines              // the account's phone numbers; nil when they could not be read
 	known  map[string]Applied // from the state; nil without one
 	phones map[uint64]seen    // phone key -> what the first pass saw
 	dups   map[uint64][]int   // lines of every phone number seen more than once
@@ -101,12 +102,14 @@ func (s seen) withLast(line int, changes bool) seen {
 	return s
 }
 
-// NewPlanner returns a planner over the live cards and what the state knows
-// of them (nil without a state), both keyed by E.164 number.
-func NewPlanner(cards map[string]Card, known map[string]Applied, opts PlanOptions) *Planner {
+// NewPlanner returns a planner over the live cards, the account's lines
+// (nil: not checked) and what the state knows of the cards (nil without a
+// state), all keyed by E.164 number.
+func NewPlanner(cards map[string]Card, lines Lines, known map[string]Applied, opts PlanOptions) *Planner {
 	return &Planner{
 		opts:   opts,
 		cards:  cards,
+		lines:  lines,
 		known:  known,
 		phones: make(map[uint64]seen),
 		dups:   make(map[uint64][]int),
@@ -214,6 +217,13 @@ func (p *Planner) decideAlone(d Desired) Change {
 		return Change{Desired: d, Action: ActionInvalid, Detail: d.Invalid}
 	}
 	live, exists := p.cards[d.Phone]
+	if !p.lines.Has(d.Phone) {
+		c := Change{Desired: d, Action: ActionNotOwned, Detail: notOwnedDetail}
+		if exists {
+			c.Live = &live
+		}
+		return c
+	}
 	if !exists {
 		if !p.opts.CreateMissing {
 			return Change{Desired: d, Action: ActionMissing, Detail: "no contact card for this number (use --create-missing to create it)"}
@@ -243,6 +253,30 @@ func (p *Planner) decideAlone(d Desired) Change {
 		c.Action = ActionUpdate
 	}
 	return c
+}
+
+// notOwnedDetail is the reason of a not_owned row the plan decided.
+const notOwnedDetail = "the number is not one of the account's lines (GET /v3/phone_numbers); Linq only keeps cards for its own lines, so nothing is sent"
+
+// Absent returns the live cards of the shard that no record observed so
+// far names, sorted by number: once the first pass is complete, the cards
+// not in the export (a rep who left). Nothing is ever sent for them.
+func (p *Planner) Absent(shard Shard) []Card {
+	var out []Card
+	for phone, c := range p.cards {
+		d := Desired{Phone: phone}
+		if !shard.Has(d) {
+			continue
+		}
+		if key, ok := phoneKey(d); ok {
+			if _, named := p.phones[key]; named {
+				continue
+			}
+		}
+		out = append(out, c)
+	}
+	slices.SortFunc(out, func(a, b Card) int { return strings.Compare(a.Phone, b.Phone) })
+	return out
 }
 
 // phoneKey packs a valid E.164 number into an integer, which keeps the

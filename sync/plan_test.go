@@ -34,7 +34,7 @@ func TestPlannerActions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := NewPlanner(cards, nil, tt.opts)
+			p := NewPlanner(cards, nil, nil, tt.opts)
 			p.Observe(tt.in)
 			c := p.Decide(tt.in)
 			if c.Action != tt.wantAction {
@@ -69,7 +69,7 @@ func TestPlannerDuplicates(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.policy), func(t *testing.T) {
-			p := NewPlanner(cards, nil, PlanOptions{Empty: EmptyKeep, OnDuplicate: tt.policy, CreateMissing: true})
+			p := NewPlanner(cards, nil, nil, PlanOptions{Empty: EmptyKeep, OnDuplicate: tt.policy, CreateMissing: true})
 			for _, d := range records {
 				p.Observe(d)
 			}
@@ -87,7 +87,7 @@ func TestPlannerDuplicates(t *testing.T) {
 			}
 		})
 	}
-	p := NewPlanner(cards, nil, PlanOptions{OnDuplicate: DuplicateError})
+	p := NewPlanner(cards, nil, nil, PlanOptions{OnDuplicate: DuplicateError})
 	for _, d := range records {
 		p.Observe(d)
 	}

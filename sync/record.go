@@ -58,12 +58,14 @@ const (
 	ActionMissing   Action = "missing"   // no card and creating is not allowed
 	ActionInactive  Action = "inactive"  // card exists with is_active=false
 	ActionStale     Action = "stale"     // saved plan: the live card changed since the plan
+	ActionNotOwned  Action = "not_owned" // the number is not one of the account's lines (or the API answered 403)
+	ActionAbsent    Action = "absent"    // --report-absent: a live card no record names; nothing is sent
 	// undo: the run created the card, and the API cannot delete one
 	ActionCannotUndo Action = "cannot_undo"
 )
 
 // Actions lists every action in report order, for summaries.
-var Actions = []Action{ActionCreate, ActionUpdate, ActionNoop, ActionInvalid, ActionDuplicate, ActionMissing, ActionInactive, ActionStale, ActionCannotUndo}
+var Actions = []Action{ActionCreate, ActionUpdate, ActionNoop, ActionInvalid, ActionDuplicate, ActionMissing, ActionInactive, ActionNotOwned, ActionStale, ActionAbsent, ActionCannotUndo}
 
 // Result is how a record ended.
 type Result string

@@ -15,7 +15,7 @@ import (
 // ReportRow is one line of the report. The field order is the column order
 // fixed by DESIGN.md; dry run and apply share it.
 type ReportRow struct {
-	Line          int    `csv:"line"`
+	Line          int    `csv:"line"` // 0 (an empty cell) for a row about no input record: an absent card
 	PhoneNumber   string `csv:"phone_number"`
 	Action        Action `csv:"action"`
 	Result        Result `csv:"result"`
@@ -36,6 +36,7 @@ type ReportRow struct {
 
 // Outcome is what happened to one change.
 type Outcome struct {
+	Action     Action // when set, replaces the planned action: what the API's answers showed
 	Result     Result
 	HTTPStatus int // 0 when no request was answered
 	ErrorCode  int // Linq code; 0 when none
@@ -63,6 +64,9 @@ func NewReportRow(c *Change, o Outcome) ReportRow {
 		Attempts:      o.Attempts,
 		TraceID:       o.TraceID,
 		DurationMS:    o.Duration.Milliseconds(),
+	}
+	if o.Action != "" {
+		r.Action = o.Action
 	}
 	if c.Live != nil {
 		r.FirstNameOld, r.LastNameOld, r.ImageURLOld = c.Live.FirstName, c.Live.LastName, c.Live.ImageURL
@@ -208,6 +212,11 @@ func allDigits(s string) bool {
 func (f *formulaSafeWriter) Write(row []string) error {
 	for i, cell := range row {
 		row[i] = neutralise(cell)
+	}
+	if len(row) > 0 && row[0] == "0" {
+		// The line column: no input line is 0 (the header is line 1), so
+		// 0 is a row about no record, whose line cell stays empty.
+		row[0] = ""
 	}
 	return f.w.Write(row)
 }

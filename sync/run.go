@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"time"
 
 	"github.com/bulksync/bulksync/gen/linq"
@@ -44,6 +45,16 @@ type Config struct {
 	// Events, when set, is told what happens, for progress, logs and
 	// metrics.
 	Events Events
+	// Log, when set, receives what the run notices beside its rows: that
+	// the account's phone numbers could not be read (warn), and the lines
+	// that are not healthy (info).
+	Log *slog.Logger
+	// ReportAbsent adds a report row (action absent, result skipped, no
+	// line) for each live card of the shard that no record names. They are
+	// counted in the summary either way.
+	ReportAbsent bool
+
+	absent []Card // the live cards no record names; written by finish
 }
 
 // Run plans every record of the input against the live cards and, unless
@@ -90,6 +101,10 @@ func Run(ctx context.Context, cfg Config) error {
 			})
 		})
 	}
+	lines, err := cfg.fetchLines(ctx)
+	if err != nil {
+		return err
+	}
 
 	stop := cfg.Stop
 	if stop == nil {
@@ -104,7 +119,7 @@ func Run(ctx context.Context, cfg Config) error {
 			return err
 		}
 	}
-	planner := NewPlanner(cards, known, cfg.Plan)
+	planner := NewPlanner(cards, lines, known, cfg.Plan)
 	var abort, interrupted error
 	if err := cfg.eachRecord(src, func(d Desired) error {
 		planner.Observe(d)
@@ -123,7 +138,10 @@ func Run(ctx context.Context, cfg Config) error {
 		cfg.Summary.InputSHA256 = hex.EncodeToString(hash.Sum(nil))
 		if cfg.PlanOut != nil {
 			cfg.PlanOut.header.InputSHA256 = cfg.Summary.InputSHA256
+			cfg.PlanOut.header.Shard = cfg.Shard.String()
 		}
+		// Only a complete first pass knows which cards no record names.
+		cfg.setAbsent(planner.Absent(cfg.Shard))
 	}
 	abort = interrupted
 	if abort == nil {
@@ -222,17 +240,31 @@ func (cfg *Config) apply(ctx context.Context, changes func(each func(Change) err
 // SnapshotTimeout: nothing is written while it runs, so there is nothing
 // to let finish.
 func (cfg *Config) snapshot(ctx context.Context) (map[string]Card, error) {
-	sctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	if cfg.Stop != nil {
-		defer context.AfterFunc(cfg.Stop, func() { cancel(context.Cause(cfg.Stop)) })()
-	}
-	if d := cfg.SnapshotTimeout; d > 0 {
-		var cancelT context.CancelFunc
-		sctx, cancelT = context.WithTimeoutCause(sctx, d, fmt.Errorf("--snapshot-timeout %v reached", d))
-		defer cancelT()
-	}
+	sctx, cancel := cfg.readContext(ctx)
+	defer cancel()
 	return FetchSnapshot(sctx, cfg.Client.ClientInterface, cfg.Apply.withDefaults(), cfg.Events)
+}
+
+// readContext bounds one of the reads before planning (the live cards, the
+// account's lines): it ends on ctx, on the run's stop, and after
+// SnapshotTimeout, with the reason as its cause.
+func (cfg *Config) readContext(ctx context.Context) (context.Context, func()) {
+	sctx, cancel := context.WithCancelCause(ctx)
+	var stopAfter func() bool
+	if cfg.Stop != nil {
+		stopAfter = context.AfterFunc(cfg.Stop, func() { cancel(context.Cause(cfg.Stop)) })
+	}
+	cancelT := func() {}
+	if d := cfg.SnapshotTimeout; d > 0 {
+		sctx, cancelT = context.WithTimeoutCause(sctx, d, fmt.Errorf("--snapshot-timeout %v reached", d))
+	}
+	return sctx, func() {
+		cancelT()
+		if stopAfter != nil {
+			stopAfter()
+		}
+		cancel(nil)
+	}
 }
 
 // unplanned reports every record as not attempted when the run stopped
@@ -314,8 +346,86 @@ func (cfg *Config) write(c *Change, o Outcome) error {
 	return nil
 }
 
-// finish flushes the report and turns the counts into the run's error.
+// fetchLines reads the account's phone numbers for the plan's not_owned
+// check, bounded as the snapshot is (readContext). The list is an aid, not
+// a gate: when it cannot be read the run goes on without the check, and
+// says so once at warn. Lines that are not
+// healthy are counted in the summary and listed at info. Only an interrupt
+// while reading is an error.
+func (cfg *Config) fetchLines(ctx context.Context) (Lines, error) {
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	lctx, cancel := cfg.readContext(ctx)
+	defer cancel()
+	lines, err := FetchLines(lctx, cfg.Client.ClientInterface, cfg.Apply.withDefaults(), cfg.Events)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%w: interrupted while reading the account's phone numbers", ErrAborted)
+		}
+		if cfg.Stop != nil && cfg.Stop.Err() != nil {
+			// The run stops: the first pass reports every record as not
+			// attempted, with the reason.
+			return nil, nil
+		}
+		log.Warn("cannot read the account's phone numbers (GET /v3/phone_numbers); going on without checking the export's numbers against them",
+			"error", err.Error())
+		cfg.Summary.setLinesUnchecked(err.Error())
+		return nil, nil
+	}
+	var unhealthy []Line
+	for _, l := range lines.Unhealthy() {
+		if cfg.Shard.Has(Desired{Phone: l.Phone}) {
+			unhealthy = append(unhealthy, l)
+		}
+	}
+	for _, l := range unhealthy {
+		log.Info("line not healthy", "phone_number", l.Phone, "reputation", l.Reputation,
+			"health_status", l.Health, "doc_url", l.DocURL)
+	}
+	cfg.Summary.setLines(len(lines), len(unhealthy))
+	return lines, nil
+}
+
+// setAbsent keeps the cards no record names, for the summary and, with
+// ReportAbsent, the report.
+func (cfg *Config) setAbsent(cards []Card) {
+	cfg.absent = cards
+	cfg.Summary.setAbsent(len(cards))
+}
+
+// writeAbsent reports the cards no record names, one row each, after every
+// record's row. They are not told to Events: they are not records of the
+// export, so progress and metrics of the run's rows leave them out.
+func (cfg *Config) writeAbsent() error {
+	if !cfg.ReportAbsent {
+		return nil
+	}
+	for _, c := range cfg.absent {
+		row := ReportRow{
+			PhoneNumber:  c.Phone,
+			Action:       ActionAbsent,
+			Result:       ResultSkipped,
+			FirstNameOld: c.FirstName,
+			LastNameOld:  c.LastName,
+			ImageURLOld:  c.ImageURL,
+			ErrorMessage: "a live card that no record of the export names; nothing is changed (the API has no delete)",
+		}
+		cfg.Summary.Count(row, false)
+		if err := cfg.Report.Write(row); err != nil {
+			return fmt.Errorf("%w: writing the report: %v", ErrAborted, err)
+		}
+	}
+	return nil
+}
+
+// finish reports the absent cards, flushes the report and turns the counts
+// into the run's error.
 func (cfg *Config) finish(runErr error) error {
+	if err := cfg.writeAbsent(); err != nil {
+		return err
+	}
 	if err := cfg.Report.Flush(); err != nil {
 		return fmt.Errorf("%w: writing the report: %v", ErrAborted, err)
 	}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"slices"
 	"strings"
 	"time"
 )
@@ -38,6 +39,7 @@ type planHeader struct {
 	Created     time.Time `json:"created"`
 	Input       string    `json:"input"`
 	InputSHA256 string    `json:"input_sha256,omitempty"`
+	Shard       string    `json:"shard,omitempty"` // --shard i/n the plan was made for; "" for all records
 }
 
 type planTrailer struct {
@@ -228,8 +230,8 @@ func staleSince(sc savedChange, live *Card, since string) string {
 }
 
 // changeFromSaved rebuilds a planned change, checking it against the live
-// card of now.
-func changeFromSaved(sc savedChange, cards map[string]Card, known map[string]Applied) Change {
+// card and the account's lines of now.
+func changeFromSaved(sc savedChange, cards map[string]Card, lines Lines, known map[string]Applied) Change {
 	c := Change{
 		Desired: Desired{Line: sc.Line, Phone: sc.Phone, FirstName: sc.Desired.FirstName, LastName: sc.Desired.LastName, ImageURL: sc.Desired.ImageURL},
 		Action:  sc.Action,
@@ -248,6 +250,8 @@ func changeFromSaved(sc savedChange, cards map[string]Card, known map[string]App
 	if c.IsWrite() {
 		if why := staleReason(sc, c.Live); why != "" {
 			c.Action, c.Detail, c.Fields = ActionStale, why, nil
+		} else if !lines.Has(c.Phone) {
+			c.Action, c.Detail, c.Fields = ActionNotOwned, "the number left the account's lines since the plan; nothing is sent", nil
 		}
 	}
 	return c
@@ -275,10 +279,14 @@ func RunSaved(ctx context.Context, cfg Config, plan io.ReadSeeker, account strin
 		cfg.Events = noEvents{}
 	}
 	records, changes := 0, 0
+	named := make(map[uint64]bool) // the numbers the plan's records name, for the absent cards
 	hdr, err := readPlan(plan, account, func(sc savedChange) error {
 		records++
 		if sc.Action == ActionCreate || sc.Action == ActionUpdate {
 			changes++
+		}
+		if key, ok := phoneKey(Desired{Phone: sc.Phone}); ok {
+			named[key] = true
 		}
 		return nil
 	})
@@ -298,7 +306,7 @@ func RunSaved(ctx context.Context, cfg Config, plan io.ReadSeeker, account strin
 			}
 			_, err := readPlan(plan, account, func(sc savedChange) error {
 				// As planned: with no live cards, staleness is unknown.
-				c := changeFromSaved(sc, nil, nil)
+				c := changeFromSaved(sc, nil, nil, nil)
 				c.Action, c.Detail, c.Fields = sc.Action, sc.Detail, nil
 				for _, f := range sc.Fields {
 					c.Fields = append(c.Fields, fieldChange{name: f.Field, old: f.Old, new: f.New})
@@ -308,6 +316,24 @@ func RunSaved(ctx context.Context, cfg Config, plan io.ReadSeeker, account strin
 			return err
 		})
 	}
+	shard, err := ParseShard(hdr.Shard)
+	if err != nil {
+		return fmt.Errorf("%w: --plan: the header's shard: %v", ErrUsage, err)
+	}
+	cfg.Shard = shard
+	lines, err := cfg.fetchLines(ctx)
+	if err != nil {
+		return err
+	}
+	var absent []Card
+	for phone, c := range cards {
+		key, ok := phoneKey(Desired{Phone: phone})
+		if shard.Has(Desired{Phone: phone}) && !(ok && named[key]) {
+			absent = append(absent, c)
+		}
+	}
+	slices.SortFunc(absent, func(a, b Card) int { return strings.Compare(a.Phone, b.Phone) })
+	cfg.setAbsent(absent)
 	var known map[string]Applied
 	if cfg.State != nil {
 		if known, err = cfg.State.Load(ctx); err != nil {
@@ -318,7 +344,7 @@ func RunSaved(ctx context.Context, cfg Config, plan io.ReadSeeker, account strin
 		if _, err := plan.Seek(0, io.SeekStart); err != nil {
 			return fmt.Errorf("%w: rewinding --plan: %v", ErrUsage, err)
 		}
-		_, err := readPlan(plan, account, func(sc savedChange) error { return each(changeFromSaved(sc, cards, known)) })
+		_, err := readPlan(plan, account, func(sc savedChange) error { return each(changeFromSaved(sc, cards, lines, known)) })
 		return err
 	}
 	if abort := cfg.MaxChanges.Check(changes, records); abort != nil {

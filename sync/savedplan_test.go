@@ -54,7 +54,7 @@ func TestSavedPlanRoundTrip(t *testing.T) {
 	// Rebuilt against the same live cards, each change is what was saved.
 	cards := map[string]Card{"+12125550101": *in[0].Live}
 	for i, sc := range got {
-		c := changeFromSaved(sc, cards, nil)
+		c := changeFromSaved(sc, cards, nil, nil)
 		w := in[i]
 		if c.Line != w.Line || c.Phone != w.Phone || c.FirstName != w.FirstName || c.LastName != w.LastName ||
 			c.Action != w.Action || c.Detail != w.Detail || c.Drift != w.Drift ||
@@ -167,7 +167,7 @@ func TestChangeFromSavedStale(t *testing.T) {
 	for _, tt := range tests {
 		sc := savedChange{Line: 2, Phone: "+1", Action: tt.action, Live: saw,
 			Fields: []savedField{{Field: FieldFirstName, Old: "Old", New: "New"}}}
-		c := changeFromSaved(sc, changed, nil)
+		c := changeFromSaved(sc, changed, nil, nil)
 		if c.Action != tt.want {
 			t.Errorf("%s: %s, want %s", tt.action, c.Action, tt.want)
 		}

@@ -22,38 +22,73 @@ import (
 // Each attempt is told to events as an AttemptEvent with Line 0: it is
 // about no record.
 func FetchSnapshot(ctx context.Context, c linq.ClientInterface, retry ApplyOptions, events Events) (map[string]Card, error) {
+	cards, err := fetchRetrying(ctx, retry, events, readCards, func(ctx context.Context) (map[string]Card, error) {
+		resp, err := c.ListContactCards(ctx, &linq.ListContactCardsParams{})
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != 200 {
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+			return nil, parseAPIError(resp.StatusCode, resp.Header, body)
+		}
+		cards, err := decodeCardList(resp.Body)
+		if err != nil {
+			return nil, fmt.Errorf("reading the card list: %v", err)
+		}
+		return cards, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: cannot read the live contact cards: %w", ErrAborted, err)
+	}
+	return cards, nil
+}
+
+// readCards names the snapshot in events and logs.
+const readCards = "live cards"
+
+// fetchRetrying makes once's GET until it succeeds, retrying an answer
+// whose class allows it (after the wait the server asked for, or backoff)
+// and anything that is not an answer (a dropped connection, a body cut
+// short), up to retry.MaxAttempts. It returns the last error, or why it
+// stopped: ctx ended (its cause), or the server asked for a wait longer
+// than retry.MaxRetryWait. Each attempt is told to events with Line 0 and
+// Read set to what.
+func fetchRetrying[T any](ctx context.Context, retry ApplyOptions, events Events, what string, once func(context.Context) (T, error)) (T, error) {
 	if events == nil {
 		events = noEvents{}
 	}
+	var zero T
 	attempts := max(retry.MaxAttempts, 1)
-	var last error
 	for attempt := 1; ; attempt++ {
 		sent := time.Now()
-		cards, wait, err := fetchOnce(ctx, c)
-		ev := AttemptEvent{Method: "GET", Attempt: attempt, Status: 200, Class: ClassOK, Took: time.Since(sent)}
+		v, err := once(ctx)
+		ev := AttemptEvent{Read: what, Method: "GET", Attempt: attempt, Status: 200, Class: ClassOK, Took: time.Since(sent)}
 		if err == nil {
 			events.Attempted(ev)
-			return cards, nil
+			return v, nil
 		}
-		last = err
 		ev.Status, ev.Class, ev.Err = 0, ClassTransient, err.Error()
+		var wait time.Duration
 		var apiErr *APIError
 		if errors.As(err, &apiErr) {
 			ev.Status, ev.Code, ev.Err = apiErr.Status, apiErr.Code, apiErr.Message
-			ev.Class = Classify(apiErr.Status, apiErr.Code, false)
+			ev.Class = classifyAnswer(apiErr, false)
+			wait = apiErr.RetryAfter
 		}
 		if ctx.Err() != nil {
 			events.Attempted(ev)
-			return nil, fmt.Errorf("%w: cannot read the live contact cards: %v", ErrAborted, context.Cause(ctx))
+			return zero, context.Cause(ctx)
 		}
-		if wait < 0 || attempt >= attempts {
+		retryable := ev.Class == ClassTransient || ev.Class == ClassThrottled
+		if !retryable || attempt >= attempts {
 			events.Attempted(ev)
-			break
+			return zero, err
 		}
 		if retry.MaxRetryWait > 0 && wait > retry.MaxRetryWait {
 			ev.Refused = wait
 			events.Attempted(ev)
-			return nil, fmt.Errorf("%w: cannot read the live contact cards: %v; %s", ErrAborted, last, refusedWait(wait, retry.MaxRetryWait))
+			return zero, fmt.Errorf("%w; %s", err, refusedWait(wait, retry.MaxRetryWait))
 		}
 		if wait == 0 {
 			ceiling := min(retry.BackoffBase<<min(attempt-1, 20), retry.BackoffMax)
@@ -61,38 +96,10 @@ func FetchSnapshot(ctx context.Context, c linq.ClientInterface, retry ApplyOptio
 		}
 		ev.Wait = wait
 		events.Attempted(ev)
-		if err := sleepCtx(ctx, wait); err != nil {
-			return nil, fmt.Errorf("%w: cannot read the live contact cards: %v (last answer: %v)", ErrAborted, context.Cause(ctx), last)
+		if sleepCtx(ctx, wait) != nil {
+			return zero, fmt.Errorf("%v (last answer: %v)", context.Cause(ctx), err)
 		}
 	}
-	return nil, fmt.Errorf("%w: cannot read the live contact cards: %w", ErrAborted, last)
-}
-
-// fetchOnce makes one attempt. wait is -1 when retrying is pointless, and
-// otherwise the wait the server asked for (0: none).
-func fetchOnce(ctx context.Context, c linq.ClientInterface) (map[string]Card, time.Duration, error) {
-	resp, err := c.ListContactCards(ctx, &linq.ListContactCardsParams{})
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, -1, err
-		}
-		return nil, 0, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-		apiErr := parseAPIError(resp.StatusCode, resp.Header, body)
-		switch Classify(apiErr.Status, apiErr.Code, false) {
-		case ClassTransient, ClassThrottled:
-			return nil, apiErr.RetryAfter, apiErr
-		}
-		return nil, -1, apiErr
-	}
-	cards, err := decodeCardList(resp.Body)
-	if err != nil {
-		return nil, 0, fmt.Errorf("reading the card list: %v", err)
-	}
-	return cards, 0, nil
 }
 
 // decodeCardList reads {"contact_cards":[...]} one card at a time, so a

@@ -26,14 +26,21 @@ type Summary struct {
 	Changes     int            `json:"changes"` // writes in the plan
 	Actions     map[Action]int `json:"actions"`
 	Results     map[Result]int `json:"results"`
-	ErrorCodes  map[string]int `json:"error_codes"` // Linq code (or HTTP status when none) -> rows
-	Requests    int            `json:"requests"`    // HTTP attempts made by apply
-	Drift       int            `json:"drift"`       // records with a field edited in Linq since bulksync set it
-	InputSHA256 string         `json:"input_sha256"`
-	Started     time.Time      `json:"started"`
-	Duration    float64        `json:"duration_seconds"`
-	ExitCode    int            `json:"exit_code"`
-	Error       string         `json:"error,omitempty"`
+	ErrorCodes  map[string]int `json:"error_codes"`  // Linq code (or HTTP status when none) -> rows
+	Requests    int            `json:"requests"`     // HTTP attempts made by apply
+	Drift       int            `json:"drift"`        // records with a field edited in Linq since bulksync set it
+	Absent      int            `json:"absent_cards"` // live cards (of the shard) that no record names
+	// Lines is how many phone numbers the account has, and UnhealthyLines
+	// how many of the shard's are not HEALTHY; LinesUnchecked says why
+	// the list could not be read (the numbers were then not checked).
+	Lines          int       `json:"lines"`
+	UnhealthyLines int       `json:"unhealthy_lines"`
+	LinesUnchecked string    `json:"lines_unchecked,omitempty"`
+	InputSHA256    string    `json:"input_sha256"`
+	Started        time.Time `json:"started"`
+	Duration       float64   `json:"duration_seconds"`
+	ExitCode       int       `json:"exit_code"`
+	Error          string    `json:"error,omitempty"`
 }
 
 // NewSummary starts a summary for one command.
@@ -70,10 +77,29 @@ func (s *Summary) Count(r ReportRow, drift bool) {
 }
 
 // Synced reports whether every record ended ok or planned: exit code 0.
+// Absent rows (--report-absent) are about no record and never count.
 func (s *Summary) Synced() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.Results[ResultFailed] == 0 && s.Results[ResultSkipped] == 0
+	return s.Results[ResultFailed] == 0 && s.Results[ResultSkipped]-s.Actions[ActionAbsent] == 0
+}
+
+func (s *Summary) setLines(lines, unhealthy int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.Lines, s.UnhealthyLines = lines, unhealthy
+}
+
+func (s *Summary) setLinesUnchecked(why string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.LinesUnchecked = why
+}
+
+func (s *Summary) setAbsent(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.Absent = n
 }
 
 // WriteText prints the human summary, one line per group.
@@ -111,6 +137,15 @@ func (s *Summary) WriteText(w io.Writer) {
 	if s.Drift > 0 {
 		fmt.Fprintf(w, "  drift:   %d cards edited in Linq since bulksync set them (see the report)\n", s.Drift)
 	}
+	if s.Absent > 0 {
+		fmt.Fprintf(w, "  absent:  %d live cards are not in the export (--report-absent lists them)\n", s.Absent)
+	}
+	if s.UnhealthyLines > 0 {
+		fmt.Fprintf(w, "  lines:   %d of the account's lines are not healthy (--log-level info lists them)\n", s.UnhealthyLines)
+	}
+	if s.LinesUnchecked != "" {
+		fmt.Fprintf(w, "  lines:   not checked: the account's phone numbers could not be read (%s)\n", s.LinesUnchecked)
+	}
 	if s.Report != "" {
 		fmt.Fprintf(w, "  report:  %s\n", s.Report)
 	}
@@ -139,6 +174,7 @@ func (s *Summary) countsJSON() (string, error) {
 	b, err := json.Marshal(map[string]any{
 		"records": s.Records, "changes": s.Changes, "actions": s.Actions,
 		"results": s.Results, "error_codes": s.ErrorCodes, "requests": s.Requests, "drift": s.Drift,
+		"absent_cards": s.Absent, "unhealthy_lines": s.UnhealthyLines,
 	})
 	return string(b), err
 }

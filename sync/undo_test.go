@@ -228,7 +228,7 @@ func TestWriteUndoIsASavedPlan(t *testing.T) {
 		live Card
 		want Action
 	}{{after, ActionUpdate}, {edited, ActionStale}} {
-		c := changeFromSaved(got[0], map[string]Card{phone: tc.live}, nil)
+		c := changeFromSaved(got[0], map[string]Card{phone: tc.live}, nil, nil)
 		if c.Action != tc.want {
 			t.Errorf("live %+v: action %s, want %s", tc.live, c.Action, tc.want)
 		}

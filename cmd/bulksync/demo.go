@@ -47,7 +47,13 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	}
 
 	token := randomToken()
-	fake := linqfake.New(linqfake.Options{Token: token})
+	// The sample account's lines: every number of the sample export, so
+	// that its new rep's card can be created.
+	var lines []string
+	for n := 101; n <= 111; n++ {
+		lines = append(lines, fmt.Sprintf("+12125550%d", n))
+	}
+	fake := linqfake.New(linqfake.Options{Token: token, Lines: lines})
 	seed, _ := demodata.ReadFile("demodata/cards.csv")
 	if err := fake.SeedCSV(bytes.NewReader(seed)); err != nil {
 		return fmt.Errorf("seeding the fake API: %w", err)

@@ -43,6 +43,7 @@ type syncOptions struct {
 	allowEmpty    bool
 	state         string
 	respectEdits  bool
+	reportAbsent  bool
 	shard         string
 	planOut       string            // plan only
 	show          int               // plan only: changed rows printed
@@ -72,6 +73,7 @@ func (o *syncOptions) addFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.apiKeyFile, "api-key-file", "", "file holding the API key (default: $LINQ_API_V3_API_KEY)")
 	fs.StringVar(&o.shard, "shard", "", "i/n: only the records of shard i of n (0-based), by a stable hash of the phone number;\neach shard has its own report and state")
 	fs.StringVar(&o.state, "state", "", "state database (default $XDG_STATE_HOME/bulksync/<account>.db)")
+	fs.BoolVar(&o.reportAbsent, "report-absent", false, "add a report row (action absent, result skipped, empty line) for each live card no record names;\nthe summary counts them either way, and nothing is sent for them")
 	fs.BoolVar(&o.respectEdits, "respect-manual-edits", false, "leave fields edited in Linq since bulksync set them alone, unless the export changed them too")
 	fs.DurationVar(&o.timeout, "snapshot-timeout", 2*time.Minute, "time limit for reading all live cards, retries and waits included")
 	fs.DurationVar(&o.maxDuration, "max-duration", 0, "stop the run after this long (e.g. 6h): no new request starts, requests in flight finish,\nthe rest are reported skipped, exit 3; 0 = no limit")
@@ -164,6 +166,7 @@ func (o *syncOptions) config(e *env, dryRun bool) (sync.Config, string, error) {
 		SnapshotTimeout: o.timeout,
 		Apply:           o.apply,
 		Client:          client,
+		ReportAbsent:    o.reportAbsent,
 	}, account, nil
 }
 
@@ -364,6 +367,7 @@ func runSync(ctx context.Context, e *env, o *syncOptions, command string) (runEr
 	}
 	html := newHTMLOut(o.html, command)
 	cfg.Events = html.events(obs.Events)
+	cfg.Log = obs.Log()
 	var savedPlan *os.File
 	if o.planIn != "" {
 		if savedPlan, err = os.Open(o.planIn); err != nil {

@@ -31,7 +31,7 @@ const formulaExport = `phone_number,first_name,last_name
 // they are.
 func TestReportNeutralisesFormulas(t *testing.T) {
 	const token = "formula-test-token"
-	fake := linqfake.New(linqfake.Options{Token: token})
+	fake := linqfake.New(linqfake.Options{Token: token, Lines: []string{"+12125550101", "+12125550102", "+12125550103", "+12125550104"}})
 	str := func(s string) *string { return &s }
 	fake.PutCard(linq.ContactCard{PhoneNumber: "+12125550101", FirstName: "\tTAB=1+1", LastName: str("\rCR=1+1"), IsActive: true})
 	fake.PutCard(linq.ContactCard{PhoneNumber: "+12125550102", FirstName: "Grace", LastName: str("@Hopper"), IsActive: true})

@@ -75,6 +75,7 @@ var scriptActions = map[string]func(ts *testscript.TestScript, neg bool, args []
 	"fakelog":   cmdFakeLog,
 	"fakecards": cmdFakeCards,
 	"fakeput":   cmdFakePut,
+	"fakeline":  cmdFakeLine,
 	"fakereset": cmdFakeReset,
 	"waitreq":   cmdWaitReq,
 	"genexport": cmdGenExport,
@@ -130,13 +131,16 @@ func cmdFake(ts *testscript.TestScript, neg bool, args []string) {
 	seed := fs.String("seed", "", "CSV of cards to seed")
 	token := fs.String("token", "test-token", "accepted bearer token")
 	opts := linqfake.Options{}
-	addFakeBehaviourFlags(fs, &opts)
+	addFakeBehaviourFlags(fs, &opts, ts.MkAbs)
 	// Scripts that inject faults were written against seed 1's draws.
 	fs.Set("random-seed", "1")
 	if err := fs.Parse(args); err != nil {
 		ts.Fatalf("fake: %v", err)
 	}
 	opts.Token = *token
+	if err := checkFakeAPIFlags("127.0.0.1:0", opts); err != nil {
+		ts.Fatalf("fake: %v", err)
+	}
 	srv := linqfake.New(opts)
 	if *seed != "" {
 		f, err := os.Open(ts.MkAbs(*seed))
@@ -293,8 +297,25 @@ func cmdFakePut(ts *testscript.TestScript, neg bool, args []string) {
 	fakeOf(ts).PutCard(c)
 }
 
+// fakeline add|remove PHONE: put a line on the account or take it off, as
+// Linq staff would.
+func cmdFakeLine(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: fakeline add|remove PHONE")
+	}
+	switch args[0] {
+	case "add":
+		fakeOf(ts).AddLine(args[1])
+	case "remove":
+		fakeOf(ts).RemoveLine(args[1])
+	default:
+		ts.Fatalf("usage: fakeline add|remove PHONE")
+	}
+}
+
 // csvcheck FILE ROWS: FILE is a valid report: the fixed header, every row
-// with all columns, ROWS data rows, and no input line reported twice.
+// with all columns, ROWS data rows, and no input line reported twice (rows
+// with an empty line, absent cards, are about no input line).
 func checkCSV(ts *testscript.TestScript, args []string) error {
 	if len(args) != 2 {
 		ts.Fatalf("usage: csvcheck FILE ROWS")
@@ -318,6 +339,9 @@ func checkCSV(ts *testscript.TestScript, args []string) error {
 	}
 	seen := map[string]bool{}
 	for _, r := range rows[1:] {
+		if r[0] == "" {
+			continue // about no input line: an absent card
+		}
 		if seen[r[0]] {
 			return fmt.Errorf("%s: line %s reported twice", args[0], r[0])
 		}

@@ -53,7 +53,7 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 // logEvents logs a run's events. Every line about a row carries its line
 // and phone_number. Levels:
 //
-//	error  the API refused the key or the account (401/403): the run stops
+//	error  the API refused the key (401): the run stops
 //	warn   a row failed (with http_status, error_code, trace_id, message)
 //	info   the plan's counts; a retry after a wait; a row not synced for a
 //	       reason in the export (invalid, duplicate, missing, inactive,
@@ -73,7 +73,7 @@ func (l logEvents) Attempted(ev sync.AttemptEvent) {
 	var msg string
 	switch {
 	case ev.Class == sync.ClassFatal:
-		level, msg = slog.LevelError, "the API refused the request for the whole account; stopping the run"
+		level, msg = slog.LevelError, "the API refused the API key; stopping the run"
 	case ev.Refused > 0:
 		// An hour's Retry-After is worth a person's look even at the
 		// default level: the API may be limiting the whole account.
@@ -89,8 +89,13 @@ func (l logEvents) Attempted(ev sync.AttemptEvent) {
 	}
 	var attrs []slog.Attr
 	if ev.Line == 0 {
-		// Not about a record: the one GET of every live card.
-		msg += " (reading the live cards)"
+		// Not about a record: the one GET of every live card, or of the
+		// account's phone numbers.
+		what := ev.Read
+		if what == "" {
+			what = "live cards"
+		}
+		msg += " (reading the " + what + ")"
 	} else {
 		attrs = append(attrs, slog.Int("line", ev.Line), slog.String("phone_number", ev.Phone))
 	}

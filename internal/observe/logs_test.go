@@ -84,7 +84,7 @@ func TestLogLinesAboutRowsCarryLineAndPhone(t *testing.T) {
 	}
 	want := map[string]int{
 		"INFO planned": 1, "DEBUG attempt": 1, "INFO retrying": 1,
-		"ERROR the API refused the request for the whole account; stopping the run": 1,
+		"ERROR the API refused the API key; stopping the run": 1,
 		"DEBUG row ok": 1, "WARN row failed": 2, "INFO row not synced": 1,
 	}
 	for k, n := range want {

@@ -55,6 +55,10 @@ type Observer struct {
 	started  time.Time
 }
 
+// Log is the run's logger (sync.Config.Log), for what the engine notices
+// beside its rows and attempts.
+func (obs *Observer) Log() *slog.Logger { return obs.log }
+
 // Start checks the options and starts the progress display on stderr.
 // command is plan or apply; shardFlag is --shard as given; rate is --rate.
 func Start(stderr io.Writer, o *Options, command, shardFlag string, rate float64) (*Observer, error) {

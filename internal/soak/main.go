@@ -109,7 +109,7 @@ func phoneNumber(i int) string {
 }
 
 func (ex *export) write(dir string) error {
-	var seed, in bytes.Buffer
+	var seed, in, lines bytes.Buffer
 	seed.WriteString("phone_number,first_name,last_name,image_url,is_active\n")
 	in.WriteString("phone_number,first_name,last_name,image_url\n")
 	for i, p := range ex.phones {
@@ -118,6 +118,10 @@ func (ex *export) write(dir string) error {
 			fmt.Fprintf(&seed, "%s,Old%d,%s,,true\n", p, i, w.last)
 		}
 		fmt.Fprintf(&in, "%s,%s,%s,%s\n", p, w.first, w.last, w.image)
+		fmt.Fprintln(&lines, p) // every number is the account's, so the other half can be created
+	}
+	if err := os.WriteFile(filepath.Join(dir, "lines.txt"), lines.Bytes(), 0o644); err != nil {
+		return err
 	}
 	if err := os.WriteFile(filepath.Join(dir, "seed.csv"), seed.Bytes(), 0o644); err != nil {
 		return err
@@ -136,7 +140,7 @@ type fake struct {
 func startFake(bin, dir, name string, faults ...string) (*fake, error) {
 	logPath := filepath.Join(dir, name+"-requests.jsonl")
 	args := append([]string{"fake-api", "--addr", "127.0.0.1:0", "--seed", filepath.Join(dir, "seed.csv"),
-		"--request-log", logPath, "--random-seed", "42"}, faults...)
+		"--lines", filepath.Join(dir, "lines.txt"), "--request-log", logPath, "--random-seed", "42"}, faults...)
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "LINQ_FAKE_TOKEN="+token)
 	stdout, err := cmd.StdoutPipe()
