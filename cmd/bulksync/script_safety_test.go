@@ -85,6 +85,7 @@ func startServer(ts *testscript.TestScript, h http.Handler) string {
 //	wrong-name         passed to the fake, but the answer has another first_name
 //	hang-snapshot      the GET hangs until the client gives up
 //	hang-snapshot-after N  the first N GETs pass, later ones hang
+//	pass               every request passed to the fake (to count arrivals)
 func cmdFront(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) < 1 {
 		ts.Fatalf("usage: front MODE [ARG]")
@@ -146,6 +147,8 @@ func cmdFront(ts *testscript.TestScript, neg bool, args []string) {
 			throttle(w, n)
 			return true
 		}
+	case "pass":
+		mode = func(w http.ResponseWriter, r *http.Request) bool { return false }
 	case "hang-snapshot", "hang-snapshot-after":
 		var pass atomic.Int64
 		if args[0] == "hang-snapshot-after" {
