@@ -164,7 +164,7 @@ func TestSummaryJSONFields(t *testing.T) {
 	if err := json.Unmarshal([]byte(counts), &got); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"actions", "changes", "drift", "error_codes", "records", "requests", "results"}
+	want := []string{"absent_cards", "actions", "changes", "drift", "error_codes", "records", "requests", "results", "unhealthy_lines"}
 	if keys := slices.Sorted(maps.Keys(got)); !slices.Equal(keys, want) {
 		t.Errorf("history counts fields %v, want %v", keys, want)
 	}
