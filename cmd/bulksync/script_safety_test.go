@@ -83,8 +83,8 @@ func startServer(ts *testscript.TestScript, h http.Handler) string {
 //	snapshot-retry N   the GET answers 429/1007 with Retry-After: N; writes pass
 //	wrong-number       passed to the fake, but the answer names another number
 //	wrong-name         passed to the fake, but the answer has another first_name
-//	hang-snapshot      the GET hangs until the client gives up
-//	hang-snapshot-after N  the first N GETs pass, later ones hang
+//	hang-snapshot      the GET of the live cards hangs until the client gives up
+//	hang-snapshot-after N  the first N snapshot GETs pass, later ones hang
 //	pass               every request passed to the fake (to count arrivals)
 func cmdFront(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) < 1 {
@@ -157,7 +157,7 @@ func cmdFront(ts *testscript.TestScript, neg bool, args []string) {
 			pass.Store(int64(n))
 		}
 		mode = func(w http.ResponseWriter, r *http.Request) bool {
-			if r.Method != http.MethodGet || pass.Add(-1) >= 0 {
+			if r.Method != http.MethodGet || r.URL.Path != "/v3/contact_card" || pass.Add(-1) >= 0 {
 				return false
 			}
 			<-r.Context().Done()
