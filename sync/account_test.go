@@ -87,7 +87,7 @@ func TestForbiddenFailsOneRow(t *testing.T) {
 			lines := testLines[:20]
 			lines = append(lines[:7:7], lines[8:]...) // +12125550007 left the account
 			_, url := startFake(t, linqfake.Options{Lines: lines, NotOwnedCode: code, PhoneNumbersStatus: 404}, seeded(20, "Old")...)
-			res := runSync(t, url, export(20, "New"), func(c *Config) { c.Apply.Concurrency = 2 })
+			res := runSync(t, url, export(20, "New"), func(c *Job) { c.Apply.Concurrency = 2 })
 			if !errors.Is(res.err, ErrIncomplete) {
 				t.Fatalf("Run error %v, want ErrIncomplete", res.err)
 			}
@@ -114,7 +114,7 @@ func TestForbiddenFailsOneRow(t *testing.T) {
 // between, as a key without write permission gets.
 func TestForbiddenStreakStops(t *testing.T) {
 	_, url := startFake(t, linqfake.Options{Lines: []string{}, PhoneNumbersStatus: 500}, seeded(30, "Old")...)
-	res := runSync(t, url, export(30, "New"), func(c *Config) { c.Apply.Concurrency = 1 })
+	res := runSync(t, url, export(30, "New"), func(c *Job) { c.Apply.Concurrency = 1 })
 	if !errors.Is(res.err, ErrAborted) || !strings.Contains(res.err.Error(), "were 403") {
 		t.Fatalf("Run error %v, want an abort naming the 403s", res.err)
 	}
@@ -128,7 +128,7 @@ func TestForbiddenStreakStops(t *testing.T) {
 // x-should-retry: false makes a 503 final: one attempt, the row fails.
 func TestShouldRetryFalse(t *testing.T) {
 	fake, url := startFake(t, linqfake.Options{ShouldRetry: "false"}, seeded(3, "Old")...)
-	res := runSync(t, url, export(3, "New"), func(c *Config) {
+	res := runSync(t, url, export(3, "New"), func(c *Job) {
 		// Every write answers 503/4004 from the plan on.
 		c.Events = onPlanned(func() { fake.SetFaults(linqfake.Faults{Error4004: 1}) })
 	})
@@ -168,7 +168,7 @@ func TestShouldRetryTrueAndRetryAfterMs(t *testing.T) {
 	}))
 	defer srv.Close()
 	var waits []time.Duration
-	res := runSync(t, srv.URL, "phone_number,first_name\n+12125550001,New\n", func(c *Config) {
+	res := runSync(t, srv.URL, "phone_number,first_name\n+12125550001,New\n", func(c *Job) {
 		c.Events = recordWaits{&waits}
 	})
 	if res.err != nil {
@@ -225,7 +225,7 @@ func TestPatchAnswersExplained(t *testing.T) {
 	for _, code := range []int{2001, 2012} {
 		fake, url := startFake(t, linqfake.Options{NotFoundCode: code}, seeded(1, "Old")...)
 		// The card goes inactive after the snapshot: the PATCH gets 404.
-		res := runSync(t, url, export(1, "New"), func(c *Config) {
+		res := runSync(t, url, export(1, "New"), func(c *Job) {
 			c.Events = onPlanned(func() { fake.PutCard(card("+12125550000", "Old", "Number0", false)) })
 		})
 		r := res.rows[0]
@@ -251,7 +251,7 @@ func (onPlanned) Reported(ReportRow)     {}
 // line; with a shard, only the shard's cards; the exit code is unchanged.
 func TestAbsentCards(t *testing.T) {
 	_, url := startFake(t, linqfake.Options{}, seeded(10, "Old")...)
-	res := runSync(t, url, export(6, "Old"), func(c *Config) { c.ReportAbsent = true })
+	res := runSync(t, url, export(6, "Old"), func(c *Job) { c.ReportAbsent = true })
 	if res.err != nil {
 		t.Fatalf("Run: %v", res.err)
 	}
@@ -266,7 +266,7 @@ func TestAbsentCards(t *testing.T) {
 	total := 0
 	for i := range 3 {
 		shard := Shard{Index: i, Count: 3}
-		res := runSync(t, url, export(6, "Old"), func(c *Config) { c.Shard = shard })
+		res := runSync(t, url, export(6, "Old"), func(c *Job) { c.Shard = shard })
 		if res.err != nil {
 			t.Fatalf("shard %v: %v", shard, res.err)
 		}

@@ -72,50 +72,42 @@ type runResult struct {
 	err     error
 }
 
-// runSync runs the whole pipeline on an export, as cmd/bulksync does.
-func runSync(t *testing.T, baseURL, export string, mutate func(*Config)) runResult {
+// runSync runs a whole apply Job on an export, as cmd/bulksync does,
+// with a state database and a report in a temporary directory.
+func runSync(t *testing.T, baseURL, export string, mutate func(*Job)) runResult {
+	t.Helper()
+	return runJob(t, baseURL, export, context.Background(), mutate)
+}
+
+// runJob is runSync with a stop context: when it ends, the run stops
+// gracefully.
+func runJob(t *testing.T, baseURL, export string, stop context.Context, mutate func(*Job)) runResult {
 	t.Helper()
 	dir := t.TempDir()
 	in := filepath.Join(dir, "export.csv")
 	if err := os.WriteFile(in, []byte(export), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	client, err := NewClient(baseURL, testToken, NewHTTPClient(32, 10*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	reportPath := filepath.Join(dir, "report.csv")
-	rf, err := os.Create(reportPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rw, err := NewReportWriter(rf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := Config{
-		Input:     f,
-		Normalize: NormalizeOptions{Region: "US"},
-		Plan:      PlanOptions{Empty: EmptyKeep, OnDuplicate: DuplicateError, CreateMissing: true},
-		Apply:     fastApply,
-		Client:    client,
-		Report:    rw,
-		Summary:   NewSummary("apply"),
+	job := &Job{
+		Input:           in,
+		Report:          filepath.Join(dir, "report.csv"),
+		StateFile:       filepath.Join(dir, "state.db"),
+		Getenv:          func(k string) string { return map[string]string{"LINQ_API_V3_API_KEY": testToken}[k] },
+		BaseURL:         baseURL,
+		Normalize:       NormalizeOptions{Region: "US"},
+		Plan:            PlanOptions{Empty: EmptyKeep, OnDuplicate: DuplicateError, CreateMissing: true},
+		Apply:           fastApply,
+		SnapshotTimeout: 10 * time.Second,
 	}
 	if mutate != nil {
-		mutate(&cfg)
+		mutate(job)
 	}
-	runErr := Run(context.Background(), cfg)
-	if err := rw.Flush(); err != nil {
-		t.Fatal(err)
+	defer job.Close()
+	runErr := job.Run(context.Background(), stop)
+	if job.Summary() == nil {
+		t.Fatalf("the job did not start: %v", runErr)
 	}
-	rf.Close()
-	return runResult{rows: readReport(t, reportPath), summary: cfg.Summary, err: runErr}
+	return runResult{rows: readReport(t, job.Report), summary: job.Summary(), err: runErr}
 }
 
 func readReport(t *testing.T, path string) []map[string]string {
@@ -261,7 +253,7 @@ func TestApplyFaults(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			const n = 40
 			fake, url := startFake(t, linqfake.Options{Faults: tt.faults, Seed: 7}, seeded(n/2, "Old")...)
-			res := runSync(t, url, export(n, "New"), func(c *Config) {
+			res := runSync(t, url, export(n, "New"), func(c *Job) {
 				c.Apply.MaxAttempts = 12
 				if tt.opts != nil {
 					tt.opts(&c.Apply)
@@ -301,7 +293,7 @@ func TestApplyFaults(t *testing.T) {
 func TestApplyRetryAfter(t *testing.T) {
 	const n = 30
 	fake, url := startFake(t, linqfake.Options{RateLimit: 20, Burst: 5}, seeded(n, "Old")...)
-	res := runSync(t, url, export(n, "New"), func(c *Config) { c.Apply.Concurrency = 8 })
+	res := runSync(t, url, export(n, "New"), func(c *Job) { c.Apply.Concurrency = 8 })
 	checkAccounted(t, res.rows, n)
 	if res.err != nil {
 		t.Fatalf("Run: %v", res.err)
@@ -335,7 +327,7 @@ func TestApplyFatalStops(t *testing.T) {
 	const n = 200
 	fake, url := startFake(t, linqfake.Options{Latency: 5 * time.Millisecond}, seeded(n, "Old")...)
 	var once stdsync.Once
-	res := runSync(t, url, export(n, "New"), func(c *Config) {
+	res := runSync(t, url, export(n, "New"), func(c *Job) {
 		c.Apply.Concurrency = 4
 		// Revoke the key once some requests went through.
 		go func() {
@@ -371,7 +363,7 @@ func TestApplyFatalStops(t *testing.T) {
 
 func TestApplyMaxChangesWritesNothing(t *testing.T) {
 	fake, url := startFake(t, linqfake.Options{}, seeded(10, "Old")...)
-	res := runSync(t, url, export(10, "New"), func(c *Config) { c.MaxChanges, _ = ParseChangeLimit("50%") })
+	res := runSync(t, url, export(10, "New"), func(c *Job) { c.MaxChanges, _ = ParseChangeLimit("50%") })
 	checkAccounted(t, res.rows, 10)
 	if !errors.Is(res.err, ErrAborted) || !strings.Contains(res.err.Error(), "--max-changes 50%") {
 		t.Fatalf("Run error %v, want an abort naming --max-changes", res.err)
@@ -447,7 +439,7 @@ func TestApplyRetryWaitHoldsNoSlot(t *testing.T) {
 		h.ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
-	res := runSync(t, srv.URL, export(n, "New"), func(c *Config) { c.Apply.Concurrency = 1 })
+	res := runSync(t, srv.URL, export(n, "New"), func(c *Job) { c.Apply.Concurrency = 1 })
 	if res.err != nil {
 		t.Fatalf("Run: %v", res.err)
 	}

@@ -1,6 +1,13 @@
 // Package sync keeps Linq contact cards in step with a CRM export.
 //
-// A run is one pipeline, data flowing one way, each stage in its own file:
+// A Job (job.go) is one run of plan or apply, its whole life in one place:
+// Validate makes every check that can end in exit 2 before anything is
+// created, locked or sent (paths.go keeps outputs off the inputs;
+// openinput.go spools a stdin or FIFO input); Run then takes the state's
+// lock, opens the outputs, starts the history row, runs the pipeline and
+// ends the history row. cmd/bulksync only turns flags into a Job.
+//
+// The pipeline, data flowing one way, each stage in its own file:
 //
 //	source.go     read records from the CSV/CRM export (streaming, gocsv)
 //	normalize.go  phone to E.164 (phonefast.go for the usual shapes), trim,
@@ -20,7 +27,8 @@
 // (progress, logs, metrics) and how --shard splits one; client.go builds the
 // generated client and reads error answers.
 //
-// Run (run.go) drives it. The input is read twice: the first pass finds
+// Run (run.go) drives it for an export, RunSaved (savedplan.go) for a
+// saved plan. The input is read twice: the first pass finds
 // duplicate phone numbers and counts the changes (for --max-changes), since
 // no write may happen before both are known; the second pass decides each
 // record and, for apply, hands it to the workers. Only a small entry per

@@ -1,4 +1,4 @@
-package main
+package sync
 
 import (
 	"errors"
@@ -6,44 +6,58 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-
-	"github.com/bulksync/bulksync/sync"
 )
 
-// A runPath is one file a run reads or writes, named by its flag.
-type runPath struct {
-	flag   string // "--report", "--state", ...
-	path   string
-	output bool // the run creates, truncates or replaces it
+// ErrPathClash is the usage error of a run whose outputs would overwrite
+// an input or each other. Nothing at all may be written then, not even the
+// metrics that other usage errors leave for an alert.
+var ErrPathClash = errors.New("an output is an input or another output")
+
+// clashError is a usage error and a path clash.
+type clashError struct{ msg string }
+
+func (e clashError) Error() string { return e.msg }
+
+func (e clashError) Is(target error) bool { return target == ErrPathClash || target == ErrUsage }
+
+func clash(format string, args ...any) error {
+	return clashError{ErrUsage.Error() + ": " + fmt.Sprintf(format, args...)}
 }
 
-// checkPaths refuses a run whose outputs would overwrite one of its inputs
+// A PathArg is one file a run reads or writes, named by its flag.
+type PathArg struct {
+	Flag   string // "--report", "--state", ...
+	Path   string
+	Output bool // the run creates, truncates or replaces it
+}
+
+// CheckPaths refuses a run whose outputs would overwrite one of its inputs
 // or each other: a mistyped --report export.csv must not turn the export
 // into a one-line report. Files are compared by identity (os.SameFile, so a
 // symlink or a hard link to the input counts), and a file that does not
 // exist yet by its absolute path with the directories' symlinks resolved.
 // It runs before anything is created, opened for writing or locked, so a
 // clash touches nothing.
-func checkPaths(paths []runPath) error {
+func CheckPaths(paths []PathArg) error {
 	type file struct {
-		runPath
+		PathArg
 		id   os.FileInfo // nil when the file does not exist (yet)
 		real string      // absolute, symlinks resolved as far as they exist
 	}
 	var files []file
 	for _, p := range paths {
-		if p.path == "" || p.path == "-" {
+		if p.Path == "" || p.Path == "-" {
 			continue
 		}
-		f := file{runPath: p, real: resolvePath(p.path)}
-		if fi, err := os.Stat(p.path); err == nil {
+		f := file{PathArg: p, real: resolvePath(p.Path)}
+		if fi, err := os.Stat(p.Path); err == nil {
 			f.id = fi
 		}
 		files = append(files, f)
 	}
 	for i, a := range files {
 		for _, b := range files[:i] {
-			if !a.output && !b.output {
+			if !a.Output && !b.Output {
 				continue // two inputs may well be the same file
 			}
 			same := a.real == b.real
@@ -53,16 +67,16 @@ func checkPaths(paths []runPath) error {
 			if !same {
 				continue
 			}
-			if a.flag == b.flag {
-				return fmt.Errorf("%w: %s %s is given twice", sync.ErrUsage, a.flag, a.path)
+			if a.Flag == b.Flag {
+				return clash("%s %s is given twice", a.Flag, a.Path)
 			}
 			// Name the output second: it is the one to change.
 			in, out := b, a
-			if b.output && !a.output {
+			if b.Output && !a.Output {
 				in, out = a, b
 			}
-			return fmt.Errorf("%w: %s %s is the same file as %s %s; it would be overwritten: give %s another file (nothing was written)",
-				sync.ErrUsage, out.flag, out.path, in.flag, in.path, out.flag)
+			return clash("%s %s is the same file as %s %s; it would be overwritten: give %s another file (nothing was written)",
+				out.Flag, out.Path, in.Flag, in.Path, out.Flag)
 		}
 	}
 	return nil
@@ -120,7 +134,7 @@ func openOutputs(outs []*output) error {
 		f, created, err := openNoTrunc(o.path)
 		if err != nil {
 			closeOutputs(outs[:i], true)
-			return fmt.Errorf("%w: %s: %v", sync.ErrUsage, o.flag, err)
+			return fmt.Errorf("%w: %s: %v", ErrUsage, o.flag, err)
 		}
 		o.f, o.created = f, created
 	}
@@ -133,7 +147,7 @@ func openOutputs(outs []*output) error {
 		}
 		if err := o.f.Truncate(0); err != nil {
 			closeOutputs(outs, true)
-			return fmt.Errorf("%w: %s: %v", sync.ErrUsage, o.flag, err)
+			return fmt.Errorf("%w: %s: %v", ErrUsage, o.flag, err)
 		}
 	}
 	return nil

@@ -1,4 +1,4 @@
-package main
+package sync
 
 import (
 	"context"
@@ -9,8 +9,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-
-	"github.com/bulksync/bulksync/sync"
 )
 
 func TestCheckPaths(t *testing.T) {
@@ -31,23 +29,23 @@ func TestCheckPaths(t *testing.T) {
 	at := func(name string) string { return filepath.Join(dir, name) }
 	for _, tt := range []struct {
 		name  string
-		paths []runPath
+		paths []PathArg
 		want  string // "" for no clash
 	}{
-		{"distinct", []runPath{{"--input", at("export.csv"), false}, {"--report", at("r.csv"), true}}, ""},
-		{"two inputs may be one file", []runPath{{"--input", at("export.csv"), false}, {"--plan", at("link.csv"), false}}, ""},
-		{"report is the input", []runPath{{"--input", at("export.csv"), false}, {"--report", at("export.csv"), true}}, "--report"},
-		{"through a symlink", []runPath{{"--input", at("export.csv"), false}, {"--report", at("link.csv"), true}}, "--report " + at("link.csv") + " is the same file as --input"},
-		{"new files through a directory symlink", []runPath{{"--report", at("new.csv"), true}, {"--out", at("sub/new.csv"), true}}, "--out"},
-		{"a dangling symlink's target", []runPath{{"--report", at("dangling.csv"), true}, {"--out", at("target.csv"), true}}, "--out"},
-		{"the input named first or second", []runPath{{"--summary-json", at("export.csv"), true}, {"--input", at("export.csv"), false}}, "--summary-json " + at("export.csv") + " is the same file as --input"},
-		{"standard input is no file", []runPath{{"--input", "-", false}, {"--report", "-", true}}, ""},
+		{"distinct", []PathArg{{"--input", at("export.csv"), false}, {"--report", at("r.csv"), true}}, ""},
+		{"two inputs may be one file", []PathArg{{"--input", at("export.csv"), false}, {"--plan", at("link.csv"), false}}, ""},
+		{"report is the input", []PathArg{{"--input", at("export.csv"), false}, {"--report", at("export.csv"), true}}, "--report"},
+		{"through a symlink", []PathArg{{"--input", at("export.csv"), false}, {"--report", at("link.csv"), true}}, "--report " + at("link.csv") + " is the same file as --input"},
+		{"new files through a directory symlink", []PathArg{{"--report", at("new.csv"), true}, {"--out", at("sub/new.csv"), true}}, "--out"},
+		{"a dangling symlink's target", []PathArg{{"--report", at("dangling.csv"), true}, {"--out", at("target.csv"), true}}, "--out"},
+		{"the input named first or second", []PathArg{{"--summary-json", at("export.csv"), true}, {"--input", at("export.csv"), false}}, "--summary-json " + at("export.csv") + " is the same file as --input"},
+		{"standard input is no file", []PathArg{{"--input", "-", false}, {"--report", "-", true}}, ""},
 	} {
-		err := checkPaths(tt.paths)
+		err := CheckPaths(tt.paths)
 		switch {
 		case tt.want == "" && err != nil:
 			t.Errorf("%s: %v", tt.name, err)
-		case tt.want != "" && (err == nil || !errors.Is(err, sync.ErrUsage) || !strings.Contains(err.Error(), tt.want)):
+		case tt.want != "" && (err == nil || !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), tt.want)):
 			t.Errorf("%s: error %v, want one containing %q", tt.name, err, tt.want)
 		}
 	}
@@ -71,7 +69,7 @@ func TestOpenInputStops(t *testing.T) {
 	defer r.Close()
 	for _, name := range []string{fifo, "-"} {
 		_, _, err := openInput(stop, name, r)
-		if !errors.Is(err, sync.ErrAborted) || !strings.Contains(err.Error(), "interrupted by SIGINT while reading") {
+		if !errors.Is(err, ErrAborted) || !strings.Contains(err.Error(), "interrupted by SIGINT while reading") {
 			t.Errorf("%s: error %v, want an interrupt", name, err)
 		}
 	}

@@ -40,7 +40,7 @@ func TestAttemptsNeverExceedMaxAttempts(t *testing.T) {
 		{3, "ok", "3", "card already existed (409/2014); patched first_name"},
 	} {
 		t.Run(fmt.Sprint("max ", tt.max), func(t *testing.T) {
-			res := runSync(t, srv.URL, "phone_number,first_name\n+12125550001,New\n", func(c *Config) { c.Apply.MaxAttempts = tt.max })
+			res := runSync(t, srv.URL, "phone_number,first_name\n+12125550001,New\n", func(c *Job) { c.Apply.MaxAttempts = tt.max })
 			r := res.rows[0]
 			if r["result"] != tt.result || r["attempts"] != tt.attempts || !strings.Contains(r["error_message"], tt.wantInMsgs) {
 				t.Errorf("row %v", r)
@@ -116,7 +116,7 @@ func TestStopEndsSnapshot(t *testing.T) {
 	defer srv.Close()
 	stop, cancel := context.WithCancelCause(context.Background())
 	cancel(errors.New("interrupted by SIGTERM"))
-	res := runSync(t, srv.URL, "phone_number,first_name\n+12125550001,New\nnot a number,Bad\n", func(c *Config) { c.Stop = stop })
+	res := runJob(t, srv.URL, "phone_number,first_name\n+12125550001,New\nnot a number,Bad\n", stop, nil)
 	if !errors.Is(res.err, ErrAborted) || !strings.Contains(res.err.Error(), "interrupted by SIGTERM") {
 		t.Fatalf("Run error %v, want ErrAborted naming the stop", res.err)
 	}
@@ -139,7 +139,7 @@ func TestSnapshotTimeoutBoundsRetries(t *testing.T) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}))
 	defer srv.Close()
-	res := runSync(t, srv.URL, "phone_number,first_name\n+12125550001,New\n", func(c *Config) {
+	res := runSync(t, srv.URL, "phone_number,first_name\n+12125550001,New\n", func(c *Job) {
 		c.SnapshotTimeout = 300 * time.Millisecond
 		c.Apply.MaxAttempts = 50
 	})

@@ -2,6 +2,7 @@ package sync
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -74,6 +75,29 @@ func (s *Summary) Count(r ReportRow, drift bool) {
 		s.ErrorCodes["no_answer"]++
 	}
 	s.Requests += r.Attempts
+}
+
+// end records how the run ended: its length, exit code and error.
+func (s *Summary) end(runErr error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.Duration = time.Since(s.Started).Seconds()
+	s.ExitCode = ExitCode(runErr)
+	s.Error = ""
+	if runErr != nil && !errors.Is(runErr, ErrIncomplete) {
+		s.Error = runErr.Error()
+	}
+}
+
+// Rows is the number of report rows counted.
+func (s *Summary) Rows() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, c := range s.Results {
+		n += c
+	}
+	return n
 }
 
 // Synced reports whether every record ended ok or planned: exit code 0.

@@ -66,7 +66,7 @@ func checks(ctx context.Context, e *env, o *syncOptions, print func(sync.CheckRe
 	}
 
 	// The key: present, and from where. Never its value.
-	base, key, err := credentials(e, o.baseURL, o.apiKeyFile)
+	base, key, err := sync.Credentials(e.getenv, o.baseURL, o.apiKeyFile)
 	keyFrom := "$LINQ_API_V3_API_KEY"
 	if o.apiKeyFile != "" {
 		keyFrom = "--api-key-file " + o.apiKeyFile
@@ -115,7 +115,7 @@ func checks(ctx context.Context, e *env, o *syncOptions, print func(sync.CheckRe
 
 	// The state: where it is or will be, and whether a run holds it.
 	if account != "" && shardErr == nil {
-		path, err := statePath(e, o.state, account, shard)
+		path, err := sync.StatePath(e.getenv, o.state, account, shard)
 		if err != nil {
 			add(sync.CheckResult{Name: "state", Status: sync.CheckFail, Message: trimSentinel(err)})
 		} else {

@@ -51,7 +51,7 @@ func runExport(ctx context.Context, e *env, args []string) error {
 	if *timeout <= 0 {
 		return fmt.Errorf("%w: --snapshot-timeout: must be positive, e.g. 2m; got %v", sync.ErrUsage, *timeout)
 	}
-	client, _, err := clientFromEnv(e, *baseURL, *keyFile, 1)
+	client, _, err := sync.Connect(e.getenv, *baseURL, *keyFile, sync.NewHTTPClient(1, 0))
 	if err != nil {
 		return err
 	}

@@ -1,8 +1,9 @@
 // Command bulksync keeps Linq contact cards in step with a CRM export.
 //
 // See README.md for the commands; each lives in its own file here. This
-// package only parses flags, wires dependencies and maps errors to exit
-// codes: the decisions are made in package sync.
+// package only parses flags, wires dependencies and prints: plan and apply
+// turn their flags into a sync.Job, which owns the run from its checks to
+// its history row, and sync.ExitCode maps its error to the exit code.
 //
 // What a run shows while it goes (progress, logs, metrics) is package
 // internal/observe, fed by the engine's events (sync.Events); this package
@@ -159,15 +160,8 @@ var errHelp = errors.New("help requested")
 var errReported = errors.New("reported above")
 
 func exitCode(err error) int {
-	switch {
-	case err == nil, errors.Is(err, errHelp):
-		return 0
-	case errors.Is(err, sync.ErrIncomplete):
-		return 1
-	case errors.Is(err, sync.ErrAborted):
-		return 3
-	default:
-		// Usage errors and anything unexpected before a write: 2.
-		return 2
+	if errors.Is(err, errHelp) {
+		return sync.ExitOK
 	}
+	return sync.ExitCode(err)
 }

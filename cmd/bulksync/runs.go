@@ -42,7 +42,7 @@ func runRuns(ctx context.Context, e *env, args []string) error {
 	}
 	path := *state
 	if path == "" {
-		base, key, err := credentials(e, *baseURL, *apiKeyFile)
+		base, key, err := sync.Credentials(e.getenv, *baseURL, *apiKeyFile)
 		if err != nil {
 			return err
 		}

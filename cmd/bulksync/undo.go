@@ -71,7 +71,7 @@ func runUndo(ctx context.Context, e *env, args []string) error {
 	if *timeout <= 0 {
 		return fmt.Errorf("%w: --snapshot-timeout: must be positive, e.g. 2m; got %v", sync.ErrUsage, *timeout)
 	}
-	client, account, err := clientFromEnv(e, *baseURL, *keyFile, 1)
+	client, account, err := sync.Connect(e.getenv, *baseURL, *keyFile, sync.NewHTTPClient(1, 0))
 	if err != nil {
 		return err
 	}
@@ -79,15 +79,15 @@ func runUndo(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	path, err := statePath(e, *state, account, shard)
+	path, err := sync.StatePath(e.getenv, *state, account, shard)
 	if err != nil {
 		return err
 	}
-	if err := checkPaths([]runPath{
-		{"--api-key-file", *keyFile, false},
-		{"--state", path, false},
-		{"--out", *out, true},
-		{"--html", *html, true},
+	if err := sync.CheckPaths([]sync.PathArg{
+		{Flag: "--api-key-file", Path: *keyFile},
+		{Flag: "--state", Path: path},
+		{Flag: "--out", Path: *out, Output: true},
+		{Flag: "--html", Path: *html, Output: true},
 	}); err != nil {
 		return err
 	}

@@ -61,6 +61,18 @@ func (obs *Observer) Log() *slog.Logger { return obs.log }
 
 // Start checks the options and starts the progress display on stderr.
 // command is plan or apply; shardFlag is --shard as given; rate is --rate.
+// Check validates the flags, naming the one at fault, without starting
+// anything.
+func (o *Options) Check() error {
+	if _, err := newLogger(io.Discard, o.LogFormat, o.LogLevel); err != nil {
+		return err
+	}
+	if o.StatsInterval <= 0 && !o.Quiet {
+		return fmt.Errorf("%w: --stats-interval: must be more than 0, such as 30s or 5m; got %v", sync.ErrUsage, o.StatsInterval)
+	}
+	return checkPushgateway(o.Pushgateway)
+}
+
 func Start(stderr io.Writer, o *Options, command, shardFlag string, rate float64) (*Observer, error) {
 	con := NewConsole(stderr)
 	log, err := newLogger(con, o.LogFormat, o.LogLevel)

@@ -1,0 +1,95 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/bulksync/bulksync/internal/linqfake"
+)
+
+func TestExitCode(t *testing.T) {
+	tests := []struct {
+		err  error
+		want int
+	}{
+		{nil, ExitOK},
+		{ErrIncomplete, ExitIncomplete},
+		{fmt.Errorf("%w: --preset: unknown", ErrUsage), ExitUsage},
+		{clash("--report r is the same file as --input r"), ExitUsage},
+		{fmt.Errorf("%w: interrupted", ErrAborted), ExitAborted},
+		// Not foreseen: it may have come after a write, so never 2.
+		{errors.New("disk on fire"), ExitAborted},
+	}
+	for _, tt := range tests {
+		if got := ExitCode(tt.err); got != tt.want {
+			t.Errorf("ExitCode(%v) = %d, want %d", tt.err, got, tt.want)
+		}
+	}
+}
+
+func TestAfterSendingNeverExit2(t *testing.T) {
+	usage := fmt.Errorf("%w: --input: read error", ErrUsage)
+	if got := ExitCode(afterSending(false, usage)); got != ExitUsage {
+		t.Errorf("nothing sent: exit %d, want 2", got)
+	}
+	if got := ExitCode(afterSending(true, usage)); got != ExitAborted {
+		t.Errorf("after sending: exit %d, want 3", got)
+	}
+	if got := afterSending(true, ErrIncomplete); got != ErrIncomplete {
+		t.Errorf("after sending, ErrIncomplete became %v", got)
+	}
+}
+
+// TestValidateTouchesNothing: a job that fails validation creates no
+// state, no report and sends nothing, and a clash is told apart from other
+// usage errors.
+func TestValidateTouchesNothing(t *testing.T) {
+	fake, url := startFake(t, linqfake.Options{})
+	dir := t.TempDir()
+	in := filepath.Join(dir, "export.csv")
+	if err := os.WriteFile(in, []byte("phone_number,first_name\n+12125550101,Ada\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	job := func(mutate func(*Job)) *Job {
+		j := &Job{Input: in, Report: filepath.Join(dir, "r.csv"), StateFile: filepath.Join(dir, "st.db"),
+			Getenv:  func(k string) string { return map[string]string{"LINQ_API_V3_API_KEY": testToken}[k] },
+			BaseURL: url, Normalize: NormalizeOptions{Region: "US"}, Apply: fastApply, SnapshotTimeout: 1e9}
+		mutate(j)
+		return j
+	}
+	tests := []struct {
+		name  string
+		job   *Job
+		clash bool
+	}{
+		{"bad encoding", job(func(j *Job) { j.Source.Encoding = "foo" }), false},
+		{"bad region", job(func(j *Job) { j.Normalize.Region = "XX" }), false},
+		{"report is the input", job(func(j *Job) { j.Report = in }), true},
+		{"report is the state", job(func(j *Job) { j.Report = j.StateFile }), true},
+		{"no key", job(func(j *Job) { j.Getenv = func(string) string { return "" } }), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			defer tt.job.Close()
+			err := tt.job.Run(context.Background(), context.Background())
+			if ExitCode(err) != ExitUsage || errors.Is(err, ErrPathClash) != tt.clash {
+				t.Fatalf("Run: %v (exit %d), want a usage error, clash %v", err, ExitCode(err), tt.clash)
+			}
+			if tt.job.Summary() != nil {
+				t.Errorf("the run started")
+			}
+			for _, name := range []string{"st.db", "r.csv"} {
+				if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+					t.Errorf("%s was created", name)
+				}
+			}
+			if n := len(fake.Requests()); n != 0 {
+				t.Errorf("%d requests sent", n)
+			}
+		})
+	}
+}
