@@ -7,7 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"time"
 
 	"github.com/bulksync/bulksync/internal/atomicfile"
 	"github.com/bulksync/bulksync/internal/cliflag"
@@ -23,13 +22,8 @@ func runExport(ctx context.Context, e *env, args []string) error {
 	output := fl.String("output", "", "file to write; it must not exist")
 	var format string
 	cliflag.Choice(fl, &format, "format", "csv", sync.ExportFormats, "csv: the generic input format plus is_active; jsonl: one card per line")
-	baseURL := fl.String("base-url", "", "Linq API base URL (default $LINQ_API_V3_BASE_URL or "+sync.DefaultBaseURL+")")
-	keyFile := fl.String("api-key-file", "", "file holding the API key (default: $LINQ_API_V3_API_KEY)")
-	timeout := fl.Duration("snapshot-timeout", 2*time.Minute, "time limit for reading all live cards, retries and waits included")
-	retry := sync.DefaultApplyOptions
-	fl.IntVar(&retry.MaxAttempts, "max-attempts", retry.MaxAttempts, "attempts for transient failures and 429s")
-	fl.DurationVar(&retry.BackoffBase, "backoff-base", retry.BackoffBase, "first retry waits up to this long; doubles per attempt")
-	fl.DurationVar(&retry.BackoffMax, "backoff-max", retry.BackoffMax, "longest wait between attempts (Retry-After may ask for more)")
+	var read readFlags
+	read.addFlags(fl)
 	if err := parseFlags(fl, args); err != nil {
 		return err
 	}
@@ -40,7 +34,7 @@ func runExport(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := retry.Check(); err != nil {
+	if err := read.check(); err != nil {
 		return err
 	}
 	// Refused before the GET, and again, atomically, when the file is
@@ -48,16 +42,11 @@ func runExport(ctx context.Context, e *env, args []string) error {
 	if _, err := os.Lstat(*output); err == nil {
 		return fmt.Errorf("%w: --output: %s already exists; a backup never overwrites a file: choose a new name", sync.ErrUsage, *output)
 	}
-	if *timeout <= 0 {
-		return fmt.Errorf("%w: --snapshot-timeout: must be positive, e.g. 2m; got %v", sync.ErrUsage, *timeout)
-	}
-	client, _, err := sync.Connect(e.getenv, *baseURL, *keyFile, sync.NewHTTPClient(1, 0))
+	client, _, err := read.connect(e)
 	if err != nil {
 		return err
 	}
-	sctx, cancel := context.WithTimeoutCause(ctx, *timeout, fmt.Errorf("--snapshot-timeout %v reached", *timeout))
-	defer cancel()
-	cards, err := sync.FetchSnapshot(sctx, client.ClientInterface, retry, nil)
+	cards, err := read.fetchCards(ctx, client)
 	if err != nil {
 		return err
 	}

@@ -27,13 +27,8 @@ func runUndo(ctx context.Context, e *env, args []string) error {
 	html := fl.String("html", "", "also write the plan as one self-contained HTML page for review (as plan --html)")
 	state := fl.String("state", "", "state database the run recorded into (default $XDG_STATE_HOME/bulksync/<account>.db)")
 	shardFlag := fl.String("shard", "", "i/n: the run was one shard of an export, with that shard's default state")
-	baseURL := fl.String("base-url", "", "Linq API base URL (default $LINQ_API_V3_BASE_URL or "+sync.DefaultBaseURL+")")
-	keyFile := fl.String("api-key-file", "", "file holding the API key (default: $LINQ_API_V3_API_KEY)")
-	timeout := fl.Duration("snapshot-timeout", 2*time.Minute, "time limit for reading all live cards, retries and waits included")
-	retry := sync.DefaultApplyOptions
-	fl.IntVar(&retry.MaxAttempts, "max-attempts", retry.MaxAttempts, "attempts for transient failures and 429s")
-	fl.DurationVar(&retry.BackoffBase, "backoff-base", retry.BackoffBase, "first retry waits up to this long; doubles per attempt")
-	fl.DurationVar(&retry.BackoffMax, "backoff-max", retry.BackoffMax, "longest wait between attempts (Retry-After may ask for more)")
+	var read readFlags
+	read.addFlags(fl)
 	// RUN may come before the flags, after them or between them.
 	var pos []string
 	for {
@@ -65,13 +60,10 @@ func runUndo(ctx context.Context, e *env, args []string) error {
 	if *out == "" {
 		return fmt.Errorf("%w: --out is required: the file to write the plan to", sync.ErrUsage)
 	}
-	if err := retry.Check(); err != nil {
+	if err := read.check(); err != nil {
 		return err
 	}
-	if *timeout <= 0 {
-		return fmt.Errorf("%w: --snapshot-timeout: must be positive, e.g. 2m; got %v", sync.ErrUsage, *timeout)
-	}
-	client, account, err := sync.Connect(e.getenv, *baseURL, *keyFile, sync.NewHTTPClient(1, 0))
+	client, account, err := read.connect(e)
 	if err != nil {
 		return err
 	}
@@ -84,7 +76,7 @@ func runUndo(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if err := sync.CheckPaths([]sync.PathArg{
-		{Flag: "--api-key-file", Path: *keyFile},
+		{Flag: "--api-key-file", Path: read.apiKeyFile},
 		{Flag: "--state", Path: path},
 		{Flag: "--out", Path: *out, Output: true},
 		{Flag: "--html", Path: *html, Output: true},
@@ -106,9 +98,7 @@ func runUndo(ctx context.Context, e *env, args []string) error {
 	}
 	var cards map[string]sync.Card
 	if len(changes) > 0 {
-		sctx, cancel := context.WithTimeoutCause(ctx, *timeout, fmt.Errorf("--snapshot-timeout %v reached", *timeout))
-		defer cancel()
-		if cards, err = sync.FetchSnapshot(sctx, client.ClientInterface, retry, nil); err != nil {
+		if cards, err = read.fetchCards(ctx, client); err != nil {
 			return err
 		}
 	}
