@@ -1,7 +1,7 @@
 package sync
 
 import (
-	"bufio"
+	"bytes"
 	"encoding/csv"
 	"io"
 	"strconv"
@@ -83,16 +83,17 @@ func NewReportRow(c *Change, o Outcome) ReportRow {
 	return r
 }
 
-// ReportWriter streams report rows as CSV. It is safe for concurrent use:
-// apply workers write their rows as results arrive.
+// ReportWriter streams report rows as CSV. It is safe for concurrent use.
 //
 // Rows are handed to gocsv in batches, since each call pays for its
 // reflection setup, and reach the file at least once a second, so a report
 // can be followed with tail -f and a killed run leaves all but the last
-// second's rows.
+// second's rows. The file is only ever written whole rows at a time, so
+// even a killed run leaves no half row at its end.
 type ReportWriter struct {
 	mu        stdsync.Mutex
-	buf       *bufio.Writer
+	out       io.Writer
+	buf       bytes.Buffer // whole rows not yet written to out
 	csv       *formulaSafeWriter
 	pending   []ReportRow
 	rows      int
@@ -102,18 +103,18 @@ type ReportWriter struct {
 const (
 	reportBatch = 256
 	reportEvery = time.Second
+	reportBytes = 64 << 10 // written to the file once this much is buffered
 )
 
 // NewReportWriter writes the header at once, so even a run that aborts
 // before its first row leaves a report a spreadsheet can open.
 func NewReportWriter(w io.Writer) (*ReportWriter, error) {
-	buf := bufio.NewWriterSize(w, 64<<10)
-	rw := &ReportWriter{buf: buf, csv: &formulaSafeWriter{w: gocsv.NewSafeCSVWriter(csv.NewWriter(buf))},
-		pending: make([]ReportRow, 0, reportBatch), lastFlush: time.Now()}
+	rw := &ReportWriter{out: w, pending: make([]ReportRow, 0, reportBatch), lastFlush: time.Now()}
+	rw.csv = &formulaSafeWriter{w: gocsv.NewSafeCSVWriter(csv.NewWriter(&rw.buf))}
 	if err := gocsv.MarshalCSV([]ReportRow{}, rw.csv); err != nil {
 		return nil, err
 	}
-	return rw, buf.Flush()
+	return rw, rw.writeOut()
 }
 
 // Write appends one row.
@@ -128,6 +129,9 @@ func (rw *ReportWriter) Write(r ReportRow) error {
 	return rw.flushLocked()
 }
 
+// flushLocked turns the pending rows into CSV (gocsv flushes its csv
+// writer at the end of each call, so buf holds whole rows) and writes them
+// out when enough are buffered or a second has passed.
 func (rw *ReportWriter) flushLocked() error {
 	if len(rw.pending) > 0 {
 		err := gocsv.MarshalCSVWithoutHeaders(rw.pending, rw.csv)
@@ -139,11 +143,18 @@ func (rw *ReportWriter) flushLocked() error {
 	if err := rw.csv.Error(); err != nil {
 		return err
 	}
-	if time.Since(rw.lastFlush) >= reportEvery {
+	if rw.buf.Len() >= reportBytes || time.Since(rw.lastFlush) >= reportEvery {
 		rw.lastFlush = time.Now()
-		return rw.buf.Flush()
+		return rw.writeOut()
 	}
 	return nil
+}
+
+// writeOut writes the buffered rows to the file in one call.
+func (rw *ReportWriter) writeOut() error {
+	_, err := rw.out.Write(rw.buf.Bytes())
+	rw.buf.Reset()
+	return err
 }
 
 // Rows returns how many rows were written.

@@ -61,3 +61,38 @@ func TestReportColumns(t *testing.T) {
 		t.Errorf("row = %q\nwant  %q", rows[1], want)
 	}
 }
+
+// The report file is only ever written whole rows: a run killed between
+// two writes leaves no half row.
+func TestReportWriterWholeRows(t *testing.T) {
+	var w writeLog
+	rw, err := NewReportWriter(&w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5000 {
+		// Long enough that a batch of rows is more than 64 KiB.
+		if err := rw.Write(ReportRow{Line: i + 2, PhoneNumber: "+12125550100", ErrorMessage: strings.Repeat("x", 200+i%97)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := rw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if len(w.writes) < 3 {
+		t.Fatalf("%d writes; want the rows in several", len(w.writes))
+	}
+	for i, b := range w.writes {
+		if !bytes.HasSuffix(b, []byte("\n")) {
+			t.Errorf("write %d of %d ends mid-row: ...%q", i, len(w.writes), b[max(0, len(b)-40):])
+		}
+	}
+}
+
+// writeLog keeps each Write call's bytes apart.
+type writeLog struct{ writes [][]byte }
+
+func (w *writeLog) Write(b []byte) (int, error) {
+	w.writes = append(w.writes, bytes.Clone(b))
+	return len(b), nil
+}
