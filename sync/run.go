@@ -210,19 +210,25 @@ func (cfg *Config) apply(ctx context.Context, changes func(each func(Change) err
 	// More rows than request slots: a row waiting out a Retry-After holds
 	// no slot, and the rows behind it keep the connections busy.
 	g.SetLimit(rowsPerSlot * cfg.Apply.Concurrency)
+	// The report lists the rows in input order, however the requests end.
+	order := newReorder(cfg.Report.Write, reorderPerSlot*cfg.Apply.Concurrency)
 	err := changes(func(c Change) error {
+		seq, err := order.take()
+		if err != nil {
+			return fmt.Errorf("%w: writing the report: %v", ErrAborted, err)
+		}
 		switch {
 		case !c.IsWrite():
-			return cfg.write(&c, unsent(&c))
+			return cfg.writeAt(order, seq, &c, unsent(&c))
 		case gctx.Err() != nil || a.stopped() != nil:
-			return cfg.write(&c, a.stoppedOutcome(Outcome{}, answer{}, a.why(gctx)))
+			return cfg.writeAt(order, seq, &c, a.stoppedOutcome(Outcome{}, answer{}, a.why(gctx)))
 		}
 		g.Go(func() error {
 			o := a.apply(ctx, &c)
 			if o.Result == ResultOK && o.Card != nil && cfg.State != nil {
 				cfg.State.Record(&c, *o.Card)
 			}
-			return cfg.write(&c, o)
+			return cfg.writeAt(order, seq, &c, o)
 		})
 		return nil
 	})
@@ -335,12 +341,27 @@ func planned(c *Change, abort error, dryRun bool) Outcome {
 	}
 }
 
-// write reports one change.
+// write reports one change, in a pass that reports the records one by one
+// as it reads them.
 func (cfg *Config) write(c *Change, o Outcome) error {
+	return cfg.writeAt(nil, 0, c, o)
+}
+
+// writeAt reports change number seq of apply's second pass: counted and
+// told to Events now, in the order the rows finish, so that progress, logs
+// and metrics follow the requests as they end (the HTML page sorts its
+// rows itself); written to the report in input order, through order.
+func (cfg *Config) writeAt(order *reorder, seq int, c *Change, o Outcome) error {
 	row := NewReportRow(c, o)
 	cfg.Summary.Count(row, c.Drift)
 	cfg.Events.Reported(row)
-	if err := cfg.Report.Write(row); err != nil {
+	var err error
+	if order != nil {
+		err = order.done(seq, row)
+	} else {
+		err = cfg.Report.Write(row)
+	}
+	if err != nil {
 		return fmt.Errorf("%w: writing the report: %v", ErrAborted, err)
 	}
 	return nil

@@ -314,8 +314,9 @@ func cmdFakeLine(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 // csvcheck FILE ROWS: FILE is a valid report: the fixed header, every row
-// with all columns, ROWS data rows, and no input line reported twice (rows
-// with an empty line, absent cards, are about no input line).
+// with all columns, ROWS data rows, and the input lines in input order,
+// none twice (rows with an empty line, absent cards, are about no input
+// line).
 func checkCSV(ts *testscript.TestScript, args []string) error {
 	if len(args) != 2 {
 		ts.Fatalf("usage: csvcheck FILE ROWS")
@@ -337,15 +338,21 @@ func checkCSV(ts *testscript.TestScript, args []string) error {
 	if got := strings.Join(rows[0], ","); got != reportHeader {
 		return fmt.Errorf("%s: header is %q", args[0], got)
 	}
-	seen := map[string]bool{}
+	last := 0
 	for _, r := range rows[1:] {
 		if r[0] == "" {
 			continue // about no input line: an absent card
 		}
-		if seen[r[0]] {
-			return fmt.Errorf("%s: line %s reported twice", args[0], r[0])
+		line, err := strconv.Atoi(r[0])
+		switch {
+		case err != nil:
+			return fmt.Errorf("%s: line %q is not a number", args[0], r[0])
+		case line == last:
+			return fmt.Errorf("%s: line %d reported twice", args[0], line)
+		case line < last:
+			return fmt.Errorf("%s: line %d reported after line %d: not in input order", args[0], line, last)
 		}
-		seen[r[0]] = true
+		last = line
 	}
 	if got := len(rows) - 1; got != want {
 		return fmt.Errorf("%s has %d rows, want %d", args[0], got, want)
