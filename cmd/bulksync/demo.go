@@ -32,7 +32,7 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "demo", "bulksync demo [--dir DIR]",
 		"Starts the fake Linq API in-process, seeded with sample cards, then runs plan, apply, and apply\n"+
 			"again on a sample HubSpot export, printing each summary and where the reports are.\nNothing leaves this machine.")
-	dir := fs.String("dir", "", "where to write the sample export and the reports (default: a new temporary directory)")
+	dir := fs.String("dir", "", "where to write the sample export, the reports and the state; a rerun replaces them\n(default: a new temporary directory)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -67,6 +67,18 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	defer srv.Close()
 	baseURL := "http://" + ln.Addr().String()
 
+	// Every demo starts from the same sample cards, on a new fake whose
+	// address and key are new: the state of an earlier demo in dir speaks
+	// of cards that no longer exist, and of another account (the account
+	// is a hash of both), which opening it refuses. It is replaced, as the
+	// reports are, so that a rerun shows what the first run showed.
+	state := filepath.Join(*dir, "state.db")
+	for _, p := range []string{state, state + "-wal", state + "-shm"} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("%w: --dir: replacing the earlier demo's state: %v", sync.ErrUsage, err)
+		}
+	}
+
 	export, _ := demodata.ReadFile("demodata/hubspot-export.csv")
 	input := filepath.Join(*dir, "hubspot-export.csv")
 	if err := os.WriteFile(input, export, 0o644); err != nil {
@@ -94,7 +106,7 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 			input: input, report: filepath.Join(*dir, step.report), preset: "auto", encoding: "utf-8",
 			region: "US", empty: "keep", onDuplicate: "error", createMissing: true,
 			baseURL: baseURL, timeout: 30 * time.Second, apply: sync.DefaultApplyOptions,
-			state: filepath.Join(*dir, "state.db"),
+			state: state,
 			// The demo prints to standard output, where a progress bar
 			// does not belong, and its runs take a moment anyway.
 			obs: observe.Options{Quiet: true},
