@@ -3,7 +3,7 @@ GO       ?= go
 BIN      := bin/bulksync
 PKGS     := ./...
 
-.PHONY: build generate check-generated test bench soak demo lint fmt fuzz release release-check image image-test docs-check
+.PHONY: build generate check-generated test bench soak demo lint fmt fuzz sdk-test release release-check image image-test docs-check
 
 build:
 	$(GO) build -o $(BIN) ./cmd/bulksync
@@ -39,6 +39,14 @@ fuzz:
 	$(GO) test ./sync -run '^$$' -fuzz '^FuzzReadAnswer$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./sync -run '^$$' -fuzz '^FuzzPhoneFastPath$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./sync -run '^$$' -fuzz '^FuzzXLSXSource$$' -fuzztime $(FUZZTIME)
+
+# The official TypeScript SDK (@linqapp/sdk, pinned by testdata/sdk/
+# package-lock.json) against `bulksync fake-api`: list, retrieve, create,
+# 409/2014, update, phone numbers, 401. Needs Node 20+ and npm; npm ci takes
+# the locked version from the npm cache when it is there.
+sdk-test:
+	@command -v node >/dev/null && command -v npm >/dev/null || { echo "make sdk-test needs Node 20+ and npm (Debian: apt-get install nodejs npm)"; exit 1; }
+	cd testdata/sdk && npm ci --prefer-offline --no-audit --no-fund --loglevel=error && node --test
 
 # 10k records against a fake injecting 10% 5xx, 5% 429 and 2% dropped
 # connections, then a rerun; then 5 rounds of SIGKILL-and-rerun.
