@@ -42,7 +42,7 @@ fuzz:
 
 # The official TypeScript SDK (@linqapp/sdk, pinned by testdata/sdk/
 # package-lock.json) against `bulksync fake-api`: list, retrieve, create,
-# 409/2014, update, phone numbers, 401. Needs Node 20+ and npm; npm ci takes
+# 409/2014, update, 404, 403, phone numbers, 401. Needs Node 20+ and npm; npm ci takes
 # the locked version from the npm cache when it is there.
 sdk-test:
 	@command -v node >/dev/null && command -v npm >/dev/null || { echo "make sdk-test needs Node 20+ and npm (Debian: apt-get install nodejs npm)"; exit 1; }

@@ -9,13 +9,17 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
-import LinqAPIV3, { AuthenticationError, ConflictError } from '@linqapp/sdk';
+import { fileURLToPath } from 'node:url';
+import LinqAPIV3, { AuthenticationError, ConflictError, NotFoundError, PermissionDeniedError } from '@linqapp/sdk';
 
-const repo = resolve(import.meta.dirname, '..', '..');
+// Not import.meta.dirname: that needs Node 20.11.
+const repo = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
 const token = 'sdk-test-token';
 const ada = '+12125550101';
 const grace = '+12125550102';
 const alan = '+12125550103'; // on the account, no card yet
+const edsger = '+12125550104'; // on the account, never given a card
+const stranger = '+12125550199'; // not on the account
 
 let dir;
 const fakes = [];
@@ -31,7 +35,7 @@ before(async () => {
     'phone_number,first_name,last_name,image_url,is_active\n' +
     `${ada},Ada,Lovelace,https://cdn.example.com/ada.jpg,true\n` +
     `${grace},Grace,Hopper,,true\n`);
-  writeFileSync(join(dir, 'lines.txt'), `${ada}\n${grace} AT_RISK\n${alan}\n`);
+  writeFileSync(join(dir, 'lines.txt'), `${ada}\n${grace} AT_RISK\n${alan}\n${edsger}\n`);
   requestLog = join(dir, 'requests.jsonl');
   const baseURL = await startFake(['--request-log', requestLog]);
   // The SDK's own configuration path: the environment variables it documents.
@@ -147,10 +151,26 @@ test('update sends phone_number in the query and the change reads back', async (
   assert.equal(res.contact_cards[0].image_url, 'https://cdn.example.com/ada.jpg');
 });
 
+test('update of a line without a card is 404 NotFoundError', async () => {
+  await assert.rejects(client.contactCard.update({ phone_number: edsger, first_name: 'Edsger' }), (err) => {
+    assert.ok(err instanceof NotFoundError, `want NotFoundError, got ${err?.constructor?.name}: ${err}`);
+    assert.equal(err.error.error.code, 2001);
+    return true;
+  });
+});
+
+test('a number not on the account is 403 PermissionDeniedError', async () => {
+  await assert.rejects(client.contactCard.update({ phone_number: stranger, first_name: 'Nobody' }), (err) => {
+    assert.ok(err instanceof PermissionDeniedError, `want PermissionDeniedError, got ${err?.constructor?.name}: ${err}`);
+    assert.equal(err.error.error.code, 2006);
+    return true;
+  });
+});
+
 test('list the account\'s phone numbers', async () => {
   const res = await client.phoneNumbers.list();
   const byPhone = Object.fromEntries(res.phone_numbers.map((p) => [p.phone_number, p]));
-  assert.deepEqual(Object.keys(byPhone).sort(), [ada, grace, alan]);
+  assert.deepEqual(Object.keys(byPhone).sort(), [ada, grace, alan, edsger]);
   for (const p of res.phone_numbers) {
     assert.equal(typeof p.id, 'string');
     assert.ok(p.id.length > 0);
