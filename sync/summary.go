@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"slices"
 	"strconv"
@@ -180,6 +181,53 @@ func orNone(parts []string) string {
 		return "none"
 	}
 	return strings.Join(parts, ", ")
+}
+
+// Attrs are the summary as log attributes, the counts in the same groups
+// as WriteJSON: for --log-format json, where the summary is one record.
+func (s *Summary) Attrs() []slog.Attr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	counts := func(keys []string, n func(string) int) slog.Attr {
+		var as []any
+		for _, k := range keys {
+			if v := n(k); v > 0 {
+				as = append(as, slog.Int(k, v))
+			}
+		}
+		return slog.Group("", as...)
+	}
+	var actions, results []string
+	for _, a := range Actions {
+		actions = append(actions, string(a))
+	}
+	for _, r := range []Result{ResultPlanned, ResultOK, ResultFailed, ResultSkipped} {
+		results = append(results, string(r))
+	}
+	group := func(name string, a slog.Attr) slog.Attr { return slog.Attr{Key: name, Value: a.Value} }
+	attrs := []slog.Attr{
+		slog.String("command", s.Command),
+		slog.Int("records", s.Records),
+		slog.Int("changes", s.Changes),
+		slog.Float64("duration_seconds", s.Duration),
+		group("actions", counts(actions, func(k string) int { return s.Actions[Action(k)] })),
+		group("results", counts(results, func(k string) int { return s.Results[Result(k)] })),
+		group("error_codes", counts(slices.Sorted(maps.Keys(s.ErrorCodes)), func(k string) int { return s.ErrorCodes[k] })),
+		slog.Int("requests", s.Requests),
+		slog.Int("drift", s.Drift),
+		slog.Int("absent_cards", s.Absent),
+		slog.Int("unhealthy_lines", s.UnhealthyLines),
+	}
+	if in := s.InputFormat.String(); in != "" {
+		attrs = append(attrs, slog.String("input_format", in))
+	}
+	if s.LinesUnchecked != "" {
+		attrs = append(attrs, slog.String("lines_unchecked", s.LinesUnchecked))
+	}
+	if s.Report != "" {
+		attrs = append(attrs, slog.String("report", s.Report))
+	}
+	return attrs
 }
 
 // WriteJSON writes the summary as one JSON object.

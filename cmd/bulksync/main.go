@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -105,7 +106,11 @@ func run(args []string, e *env) int {
 		err := c.run(ctx, e, args[1:])
 		code := exitCode(err)
 		if err != nil && !errors.Is(err, errHelp) && !errors.Is(err, sync.ErrIncomplete) && !errors.Is(err, errReported) {
-			fmt.Fprintf(e.stderr, "bulksync %s: %v\n", c.name, err)
+			if con := observe.NewConsole(e.stderr); con.JSON() {
+				con.Record(slog.LevelError, err.Error(), slog.String("command", c.name), slog.Int("exit_code", code))
+			} else {
+				fmt.Fprintf(e.stderr, "bulksync %s: %v\n", c.name, err)
+			}
 		}
 		return code
 	}
@@ -125,7 +130,7 @@ func signalContexts(stderr io.Writer) (first, second context.Context, release fu
 		select {
 		case s := <-sigs:
 			cancelSoft(fmt.Errorf("interrupted by %s", signalName(s)))
-			fmt.Fprintf(stderr, "bulksync: %s: stopping gracefully; work in flight finishes (signal again to stop at once)\n", signalName(s))
+			observe.NewConsole(stderr).Notice(slog.LevelWarn, signalName(s)+": stopping gracefully; work in flight finishes (signal again to stop at once)")
 		case <-done:
 			return
 		}

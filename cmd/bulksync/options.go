@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -169,6 +170,9 @@ func runSync(ctx context.Context, e *env, o *syncOptions, command string) (runEr
 	if err := o.obs.Check(); err != nil {
 		return err
 	}
+	// From here on, with --log-format json, every line on stderr is a
+	// JSON record (main's final error line included).
+	observe.NewConsole(e.stderr).SetFormat(o.obs.LogFormat)
 	job, err := o.job(e, command == "plan")
 	if err != nil {
 		return err
@@ -221,13 +225,18 @@ func finishSummary(e *env, s *sync.Summary, jsonPath string, runErr error) error
 	if jsonPath != "" {
 		// Whole or not at all, 0600: a monitor never reads half a file.
 		if err := atomicfile.Write(jsonPath, true, s.WriteJSON); err != nil {
-			fmt.Fprintf(e.stderr, "bulksync: --summary-json: %v\n", err)
+			observe.NewConsole(e.stderr).Notice(slog.LevelError, fmt.Sprintf("--summary-json: %v", err))
 		}
 	}
 	if errors.Is(runErr, sync.ErrUsage) && s.Records == 0 {
 		// A usage error before any record: the message says it all.
 		return runErr
 	}
-	s.WriteText(e.stderr)
+	if con := observe.NewConsole(e.stderr); con.JSON() {
+		// One record, whatever --log-level: the summary always prints.
+		con.Record(slog.LevelInfo, "summary", s.Attrs()...)
+	} else {
+		s.WriteText(e.stderr)
+	}
 	return runErr
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"archive/zip"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
@@ -112,4 +113,24 @@ func cmdXLSXFormulas(ts *testscript.TestScript, neg bool, args []string) {
 		n += bytes.Count(b, []byte("<f>")) + bytes.Count(b, []byte("<f "))
 	}
 	fmt.Fprintf(ts.Stdout(), "%d formulas\n", n)
+}
+
+// jsonlines FILE: FILE (or stdout, stderr: the last command's) has at
+// least one line, and each line is one JSON object, as --log-format json
+// promises for standard error.
+func checkJSONLines(ts *testscript.TestScript, args []string) error {
+	if len(args) != 1 {
+		ts.Fatalf("usage: jsonlines FILE|stdout|stderr")
+	}
+	text := ts.ReadFile(args[0])
+	if text == "" {
+		return fmt.Errorf("%s is empty", args[0])
+	}
+	for i, line := range strings.Split(strings.TrimSuffix(text, "\n"), "\n") {
+		var obj map[string]any
+		if err := json.Unmarshal([]byte(line), &obj); err != nil {
+			return fmt.Errorf("%s line %d is not a JSON object (%v): %q", args[0], i+1, err, line)
+		}
+	}
+	return nil
 }

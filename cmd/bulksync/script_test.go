@@ -65,6 +65,7 @@ var scriptChecks = map[string]func(ts *testscript.TestScript, args []string) err
 	"samereport": checkSameReport, // script_xlsx_test.go
 	"promcheck":  checkProm,       // script_obs_test.go
 	"nokey":      checkNoKey,      // script_obs_test.go
+	"jsonlines":  checkJSONLines,  // script_obs_test.go
 }
 
 // scriptActions are the scripts' custom commands that do something (start

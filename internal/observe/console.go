@@ -1,9 +1,13 @@
 package observe
 
 import (
+	"context"
+	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	stdsync "sync"
+	"sync/atomic"
 
 	"golang.org/x/term"
 )
@@ -23,6 +27,45 @@ type Console struct {
 	// erased is signalled when a write erased the bar, so that the bar is
 	// drawn again at once below that write, not at the next tick.
 	erased chan struct{}
+	// records is set by SetFormat("json"): then every line bulksync itself
+	// writes here (summary, stats, notices, the final error) is a JSON
+	// record, so that a log collector can parse every line.
+	// It is atomic: the signal notice is written from another goroutine.
+	records atomic.Pointer[slog.Logger]
+}
+
+// SetFormat says how lines outside the logger are written: "json" makes
+// each one a JSON record; anything else keeps text.
+func (c *Console) SetFormat(format string) {
+	if format != "json" {
+		c.records.Store(nil)
+		return
+	}
+	// Level debug: these records are not subject to --log-level. The
+	// summary, the final error and the stats lines are what a run prints
+	// at every level in text, and JSON must not lose them.
+	c.records.Store(slog.New(slog.NewJSONHandler(c, &slog.HandlerOptions{Level: slog.LevelDebug})))
+}
+
+// JSON reports whether the console writes JSON records.
+func (c *Console) JSON() bool { return c.records.Load() != nil }
+
+// Record writes one JSON record, whatever --log-level; in text mode it
+// writes nothing (callers print their text form instead).
+func (c *Console) Record(level slog.Level, msg string, attrs ...slog.Attr) {
+	if r := c.records.Load(); r != nil {
+		r.LogAttrs(context.Background(), level, msg, attrs...)
+	}
+}
+
+// Notice prints a line of bulksync's own, outside the log: in text
+// "bulksync: msg", in JSON a record at level.
+func (c *Console) Notice(level slog.Level, msg string, attrs ...slog.Attr) {
+	if c.JSON() {
+		c.Record(level, msg, attrs...)
+		return
+	}
+	fmt.Fprintf(c, "bulksync: %s\n", msg)
 }
 
 // NewConsole wraps w, once: a console passed in is returned as it is.

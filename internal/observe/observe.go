@@ -75,6 +75,7 @@ func (o *Options) Check() error {
 
 func Start(stderr io.Writer, o *Options, command, shardFlag string, rate float64) (*Observer, error) {
 	con := NewConsole(stderr)
+	con.SetFormat(o.LogFormat)
 	log, err := newLogger(con, o.LogFormat, o.LogLevel)
 	if err != nil {
 		return nil, err
@@ -101,7 +102,10 @@ func Start(stderr io.Writer, o *Options, command, shardFlag string, rate float64
 		if shard.Count > 0 {
 			prefix += " shard " + shard.String()
 		}
-		obs.progress = newProgress(con, prefix, command == "apply", con.tty, interval, rate, obs.started)
+		// No bar with JSON logs: every line must parse, so stats
+		// lines (records) take its place even on a terminal.
+		obs.progress = newProgress(con, prefix, command == "apply", con.tty && !con.JSON(), interval, rate, obs.started)
+		obs.progress.shard = shard.String()
 		obs.progress.start()
 		events = append(events, obs.progress)
 	}
@@ -137,7 +141,7 @@ func (obs *Observer) Finish(s *sync.Summary, code int) {
 		return
 	}
 	for _, p := range obs.metrics.finish(s, code, took, time.Now()) {
-		fmt.Fprintf(obs.con, "bulksync: %s\n", p)
+		obs.con.Notice(slog.LevelWarn, p)
 	}
 }
 

@@ -2,6 +2,7 @@ package observe
 
 import (
 	"fmt"
+	"log/slog"
 	"math"
 	"strconv"
 	stdsync "sync"
@@ -24,6 +25,7 @@ const barTick = 200 * time.Millisecond
 type progress struct {
 	con      *Console
 	prefix   string // "bulksync", or "bulksync shard 1/4"
+	shard    string // "1/4", or "" without --shard: an attribute of JSON stats
 	apply    bool   // show the limiter's rate: plan sends no request
 	bar      bool   // draw a bar rather than stats lines
 	interval time.Duration
@@ -121,7 +123,42 @@ func (p *progress) draw(now time.Time) {
 		p.drawBar(now)
 		return
 	}
+	if p.con.JSON() {
+		p.statsRecord(now)
+		return
+	}
 	fmt.Fprintln(p.con, p.statsLine(now))
+}
+
+// statsRecord is statsLine as a JSON record (msg "stats"), for
+// --log-format json.
+func (p *progress) statsRecord(now time.Time) {
+	var attrs []slog.Attr
+	if p.shard != "" {
+		attrs = append(attrs, slog.String("shard", p.shard))
+	}
+	total := p.total.Load()
+	if total < 0 {
+		p.con.Record(slog.LevelInfo, "planning: reading the export and the live cards", attrs...)
+		return
+	}
+	done, rate := p.advance(now)
+	attrs = append(attrs, slog.Int64("done", done), slog.Int64("total", total),
+		slog.Float64("rows_per_second", math.Round(rate*10)/10), slog.Int64("failed", p.failed.Load()))
+	if p.apply {
+		attrs = append(attrs, slog.Float64("limiter_rate", math.Float64frombits(p.limiter.Load())))
+	}
+	p.con.Record(slog.LevelInfo, "stats", attrs...)
+}
+
+// advance returns the rows done and the rate since the previous call.
+func (p *progress) advance(now time.Time) (done int64, rate float64) {
+	done = p.done.Load()
+	if el := now.Sub(p.lastAt).Seconds(); el > 0 {
+		rate = float64(done-p.lastDone) / el
+	}
+	p.lastDone, p.lastAt = done, now
+	return done, rate
 }
 
 // statsLine is one line for a log file, such as
@@ -134,12 +171,7 @@ func (p *progress) statsLine(now time.Time) string {
 	if total < 0 {
 		return p.prefix + ": planning: reading the export and the live cards"
 	}
-	done := p.done.Load()
-	rate := 0.0
-	if el := now.Sub(p.lastAt).Seconds(); el > 0 {
-		rate = float64(done-p.lastDone) / el
-	}
-	p.lastDone, p.lastAt = done, now
+	done, rate := p.advance(now)
 	pct := int64(100)
 	if total > 0 {
 		pct = 100 * done / total
