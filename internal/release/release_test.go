@@ -142,10 +142,12 @@ func TestOptionsCheck(t *testing.T) {
 // A release of the host's platform, twice: identical SHA256SUMS; then the
 // archive verifies (checksums, go version -m, --version), and a tampered
 // archive or a binary of another revision does not. It compiles bulksync
-// without cgo (about a minute on a cold cache), so -short skips it.
+// without cgo: a minute or two on an idle machine with a cold cache, but
+// more than go test's 10-minute limit on a loaded one, so it runs only
+// with BULKSYNC_RELEASE_TEST=1; CI runs make release-check instead.
 func TestReleaseHost(t *testing.T) {
-	if testing.Short() {
-		t.Skip("compiles a release binary")
+	if testing.Short() || os.Getenv("BULKSYNC_RELEASE_TEST") != "1" {
+		t.Skip("compiles a release binary: set BULKSYNC_RELEASE_TEST=1")
 	}
 	host := runtime.GOOS + "/" + runtime.GOARCH
 	o := Options{Platforms: []string{host}, Version: "v0.0.0-test", Revision: "0123456789abcdef", Mtime: 1700000000}
