@@ -27,7 +27,7 @@ func TestDecodeLines(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(lines) != 5 || !lines.Has("+12125550105") || lines.Has("+12125550106") {
+	if lines.Len() != 5 || !lines.Has("+12125550105") || lines.Has("+12125550106") {
 		t.Fatalf("lines %v", lines)
 	}
 	var got []string
@@ -45,7 +45,7 @@ func TestDecodeLines(t *testing.T) {
 	if _, err := decodeLines(strings.NewReader(`{"contact_cards":[]}`)); err == nil {
 		t.Errorf("a body without phone_numbers was accepted")
 	}
-	var none Lines
+	var none *Lines
 	if !none.Has("+12125550101") {
 		t.Errorf("without a list, a number is not taken to be on the account")
 	}
@@ -277,5 +277,31 @@ func TestAbsentCards(t *testing.T) {
 	}
 	if total != 4 {
 		t.Errorf("the shards count %d absent cards together, want 4", total)
+	}
+}
+
+// A line is found by its number whatever its form, and a number listed
+// twice keeps its last status.
+func TestDecodeLinesKeys(t *testing.T) {
+	body := `{"phone_numbers":[
+		{"phone_number":"+12125550101","reputation":{"status":"FLAGGED"}},
+		{"phone_number":"+012125550102"},
+		{"phone_number":"+12125550101","reputation":{"status":"HEALTHY"}},
+		{"phone_number":"+44207946000"}
+	]}`
+	lines, err := decodeLines(strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lines.Len() != 3 || len(lines.Unhealthy()) != 0 {
+		t.Fatalf("%d lines, unhealthy %v", lines.Len(), lines.Unhealthy())
+	}
+	for phone, want := range map[string]bool{"+12125550101": true, "+012125550102": true, "+12125550102": false, "+44207946000": true, "+4420794600": false, "12125550101": false} {
+		if lines.Has(phone) != want {
+			t.Errorf("Has(%q) = %v, want %v", phone, !want, want)
+		}
+	}
+	if _, err := decodeLines(strings.NewReader(`{"phone_numbers":null}`)); err == nil {
+		t.Errorf("a null list was accepted")
 	}
 }

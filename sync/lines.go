@@ -28,29 +28,89 @@ func (l Line) Healthy() bool {
 	return (l.Reputation == "" || l.Reputation == "HEALTHY") && (l.Health == "" || l.Health == "HEALTHY")
 }
 
-// Lines are the account's phone numbers, keyed by E.164 number. Contact
-// cards can only be set for these numbers. A nil Lines means the list could
-// not be read: no number is then checked against it.
-type Lines map[string]Line
+// Lines are the account's phone numbers. Contact cards can only be set
+// for these numbers. A nil *Lines means the list could not be read: no
+// number is then checked against it.
+//
+// An account behind a million live cards has a million lines, so a line
+// costs a map slot of 8 bytes (its E.164 digits as a number), not a Line
+// of four strings; only the lines that are not healthy are kept whole, for
+// the log.
+type Lines struct {
+	numbers   map[uint64]struct{} // "+" and up to 19 digits, the first not 0: every E.164 number
+	other     map[string]struct{} // a number that does not fit numbers, kept as sent
+	unhealthy map[string]Line
+}
+
+// lineKey packs an E.164 number into a uint64 without loss: "+" then 1 to
+// 19 digits, the first not 0 (so that "+01" and "+1" differ).
+func lineKey(phone string) (uint64, bool) {
+	if len(phone) < 2 || len(phone) > 20 || phone[0] != '+' || phone[1] == '0' {
+		return 0, false
+	}
+	var n uint64
+	for i := 1; i < len(phone); i++ {
+		c := phone[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	return n, true
+}
+
+func newLines() *Lines {
+	return &Lines{numbers: make(map[uint64]struct{}), unhealthy: make(map[string]Line)}
+}
+
+// add puts l on the list; a number listed twice keeps its last status.
+func (ls *Lines) add(l Line) {
+	if k, ok := lineKey(l.Phone); ok {
+		ls.numbers[k] = struct{}{}
+	} else {
+		if ls.other == nil {
+			ls.other = make(map[string]struct{})
+		}
+		ls.other[l.Phone] = struct{}{}
+	}
+	if l.Healthy() {
+		delete(ls.unhealthy, l.Phone)
+	} else {
+		ls.unhealthy[l.Phone] = l
+	}
+}
 
 // Has reports whether phone is one of the account's lines. Without a list
 // (nil), every number is taken to be.
-func (ls Lines) Has(phone string) bool {
+func (ls *Lines) Has(phone string) bool {
 	if ls == nil {
 		return true
 	}
-	_, ok := ls[phone]
-	return ok
+	if k, ok := lineKey(phone); ok {
+		_, on := ls.numbers[k]
+		return on
+	}
+	_, on := ls.other[phone]
+	return on
+}
+
+// Len is the number of lines; 0 without a list.
+func (ls *Lines) Len() int {
+	if ls == nil {
+		return 0
+	}
+	return len(ls.numbers) + len(ls.other)
 }
 
 // Unhealthy returns the lines whose reputation or health status is not
 // HEALTHY, sorted by number.
-func (ls Lines) Unhealthy() []Line {
+func (ls *Lines) Unhealthy() []Line {
+	if ls == nil {
+		return nil
+	}
 	var out []Line
-	for _, phone := range slices.Sorted(maps.Keys(ls)) {
-		if l := ls[phone]; !l.Healthy() {
-			out = append(out, l)
-		}
+	for _, phone := range slices.Sorted(maps.Keys(ls.unhealthy)) {
+		out = append(out, ls.unhealthy[phone])
 	}
 	return out
 }
@@ -60,8 +120,8 @@ func (ls Lines) Unhealthy() []Line {
 // says why the list could not be read; callers that use the list as an aid
 // (plan, apply) go on without it. Attempts are told to events with Line 0
 // and Read "phone numbers".
-func FetchLines(ctx context.Context, c linq.ClientInterface, retry ApplyOptions, events Events) (Lines, error) {
-	return fetchRetrying(ctx, retry, events, readLines, func(ctx context.Context) (Lines, error) {
+func FetchLines(ctx context.Context, c linq.ClientInterface, retry ApplyOptions, events Events) (*Lines, error) {
+	return fetchRetrying(ctx, retry, events, readLines, func(ctx context.Context) (*Lines, error) {
 		resp, err := c.ListPhoneNumbers(ctx)
 		if err != nil {
 			return nil, err
@@ -71,17 +131,13 @@ func FetchLines(ctx context.Context, c linq.ClientInterface, retry ApplyOptions,
 			body, _ := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 			return nil, parseAPIError(resp.StatusCode, resp.Header, body)
 		}
-		lines, err := decodeLines(io.LimitReader(resp.Body, maxLinesBody))
+		lines, err := decodeLines(resp.Body)
 		if err != nil {
 			return nil, fmt.Errorf("reading the phone numbers: %v", err)
 		}
 		return lines, nil
 	})
 }
-
-// maxLinesBody caps the phone-number list: a line is about 300 bytes, so
-// this is room for some hundred thousand lines.
-const maxLinesBody = 64 << 20
 
 // readLines names the read in events and logs.
 const readLines = "phone numbers"
@@ -101,32 +157,64 @@ type wireLine struct {
 	} `json:"health_status"`
 }
 
-func decodeLines(r io.Reader) (Lines, error) {
-	var body struct {
-		PhoneNumbers *[]wireLine `json:"phone_numbers"`
-	}
-	if err := json.NewDecoder(r).Decode(&body); err != nil {
+// decodeLines reads {"phone_numbers":[...]} one line at a time: the list
+// of an account with a million lines is some 300 MB of JSON, never held
+// whole.
+func decodeLines(r io.Reader) (*Lines, error) {
+	dec := json.NewDecoder(r)
+	if err := expectDelim(dec, '{'); err != nil {
 		return nil, err
 	}
-	if body.PhoneNumbers == nil {
-		return nil, errors.New("no phone_numbers in the answer")
-	}
-	lines := make(Lines, len(*body.PhoneNumbers))
-	for _, w := range *body.PhoneNumbers {
-		if w.PhoneNumber == "" {
+	var lines *Lines
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		if key, _ := tok.(string); key != "phone_numbers" {
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return nil, err
+			}
 			continue
 		}
-		l := Line{Phone: w.PhoneNumber}
-		if w.HealthStatus != nil {
-			l.Health, l.DocURL = strings.ToUpper(w.HealthStatus.Status), w.HealthStatus.DocURL
+		tok, err = dec.Token()
+		if err != nil {
+			return nil, err
 		}
-		if w.Reputation != nil {
-			l.Reputation = strings.ToUpper(w.Reputation.Status)
-			if w.Reputation.DocURL != "" {
-				l.DocURL = w.Reputation.DocURL
+		if tok == nil { // "phone_numbers": null
+			continue
+		}
+		if d, ok := tok.(json.Delim); !ok || d != '[' {
+			return nil, fmt.Errorf("unexpected %v where '[' belongs", tok)
+		}
+		lines = newLines()
+		for dec.More() {
+			var w wireLine // fresh: a field absent from this item must not keep the last one's value
+			if err := dec.Decode(&w); err != nil {
+				return nil, err
 			}
+			if w.PhoneNumber == "" {
+				continue
+			}
+			l := Line{Phone: w.PhoneNumber}
+			if w.HealthStatus != nil {
+				l.Health, l.DocURL = strings.ToUpper(w.HealthStatus.Status), w.HealthStatus.DocURL
+			}
+			if w.Reputation != nil {
+				l.Reputation = strings.ToUpper(w.Reputation.Status)
+				if w.Reputation.DocURL != "" {
+					l.DocURL = w.Reputation.DocURL
+				}
+			}
+			lines.add(l)
 		}
-		lines[l.Phone] = l
+		if err := expectDelim(dec, ']'); err != nil {
+			return nil, err
+		}
 	}
-	return lines, nil
+	if lines == nil {
+		return nil, errors.New("no phone_numbers in the answer")
+	}
+	return lines, expectDelim(dec, '}')
 }

@@ -66,7 +66,7 @@ func (c *Change) IsWrite() bool {
 type Planner struct {
 	opts   PlanOptions
 	cards  map[string]Card
-	lines  Lines              // the account's phone numbers; nil when they could not be read
+	lines  *Lines             // the account's phone numbers; nil when they could not be read
 	known  map[string]Applied // from the state; nil without one
 	phones map[uint64]seen    // phone key -> what the first pass saw
 	dups   map[uint64][]int   // lines of every phone number seen more than once
@@ -105,7 +105,7 @@ func (s seen) withLast(line int, changes bool) seen {
 // NewPlanner returns a planner over the live cards, the account's lines
 // (nil: not checked) and what the state knows of the cards (nil without a
 // state), all keyed by E.164 number.
-func NewPlanner(cards map[string]Card, lines Lines, known map[string]Applied, opts PlanOptions) *Planner {
+func NewPlanner(cards map[string]Card, lines *Lines, known map[string]Applied, opts PlanOptions) *Planner {
 	return &Planner{
 		opts:   opts,
 		cards:  cards,

@@ -373,7 +373,7 @@ func (cfg *Config) writeAt(order *reorder, seq int, c *Change, o Outcome) error 
 // says so once at warn. Lines that are not
 // healthy are counted in the summary and listed at info. Only an interrupt
 // while reading is an error.
-func (cfg *Config) fetchLines(ctx context.Context) (Lines, error) {
+func (cfg *Config) fetchLines(ctx context.Context) (*Lines, error) {
 	log := cfg.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -405,7 +405,7 @@ func (cfg *Config) fetchLines(ctx context.Context) (Lines, error) {
 		log.Info("line not healthy", "phone_number", l.Phone, "reputation", l.Reputation,
 			"health_status", l.Health, "doc_url", l.DocURL)
 	}
-	cfg.Summary.setLines(len(lines), len(unhealthy))
+	cfg.Summary.setLines(lines.Len(), len(unhealthy))
 	return lines, nil
 }
 

@@ -231,7 +231,7 @@ func staleSince(sc savedChange, live *Card, since string) string {
 
 // changeFromSaved rebuilds a planned change, checking it against the live
 // card and the account's lines of now.
-func changeFromSaved(sc savedChange, cards map[string]Card, lines Lines, known map[string]Applied) Change {
+func changeFromSaved(sc savedChange, cards map[string]Card, lines *Lines, known map[string]Applied) Change {
 	c := Change{
 		Desired: Desired{Line: sc.Line, Phone: sc.Phone, FirstName: sc.Desired.FirstName, LastName: sc.Desired.LastName, ImageURL: sc.Desired.ImageURL},
 		Action:  sc.Action,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -232,5 +233,27 @@ func (s *stopOnWait) Attempted(ev AttemptEvent) {
 	s.attemptLog.Attempted(ev)
 	if ev.Wait > 0 {
 		s.cancel()
+	}
+}
+
+// Each card of the list is read on its own: a field one card lacks or
+// sends as null is "", not the previous card's value.
+func TestDecodeCardListFields(t *testing.T) {
+	body := `{"contact_cards":[
+		{"phone_number":"+12125550101","first_name":"Ann","last_name":"Lee","image_url":"https://cdn/a.png","is_active":true},
+		{"phone_number":"+12125550102","first_name":"Bo","last_name":null},
+		{"phone_number":"+12125550103","first_name":"","is_active":true}
+	]}`
+	cards, err := decodeCardList(strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]Card{
+		"+12125550101": {Phone: "+12125550101", FirstName: "Ann", LastName: "Lee", ImageURL: "https://cdn/a.png", Active: true},
+		"+12125550102": {Phone: "+12125550102", FirstName: "Bo"},
+		"+12125550103": {Phone: "+12125550103", Active: true},
+	}
+	if !maps.Equal(cards, want) {
+		t.Errorf("cards %v, want %v", cards, want)
 	}
 }
