@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"database/sql"
@@ -139,6 +140,39 @@ func CheckCards(ctx context.Context, read func(context.Context) (map[string]Card
 	}
 	res.Status = CheckOK
 	res.Message = fmt.Sprintf("%d live cards (%d inactive) read in one GET in %s", len(cards), inactive, ms(took))
+	return res
+}
+
+// CheckLines reads the account's lines once and says how many there are
+// and which are not healthy. As in a run, the list is an aid, not a gate:
+// a list that cannot be read is a warning (runs then skip the not_owned
+// check), not a failure.
+func CheckLines(ctx context.Context, read func(context.Context) (Lines, error), keyFrom string) CheckResult {
+	res := CheckResult{Name: "lines", Remote: true}
+	start := time.Now()
+	lines, err := read(ctx)
+	took := time.Since(start)
+	if err != nil {
+		res.Status = CheckWarn
+		res.Message = "cannot read the account's phone numbers; runs will go on without checking the export's numbers against them: " + refusedKey(err, keyFrom)
+		return res
+	}
+	unhealthy := lines.Unhealthy()
+	res.Status = CheckOK
+	res.Message = fmt.Sprintf("%d lines on the account, all healthy, read in %s", len(lines), ms(took))
+	if len(unhealthy) > 0 {
+		const shown = 5
+		var names []string
+		for i, l := range unhealthy {
+			if i == shown {
+				names = append(names, fmt.Sprintf("and %d more", len(unhealthy)-shown))
+				break
+			}
+			names = append(names, l.Phone+" "+cmp.Or(l.Reputation, l.Health))
+		}
+		res.Status = CheckWarn
+		res.Message = fmt.Sprintf("%d lines on the account, %d not healthy: %s", len(lines), len(unhealthy), strings.Join(names, ", "))
+	}
 	return res
 }
 

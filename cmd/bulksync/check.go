@@ -109,6 +109,12 @@ func checks(ctx context.Context, e *env, o *syncOptions, print func(sync.CheckRe
 					return sync.FetchSnapshot(ctx, client, once, nil)
 				}, keyFrom))
 				cancel()
+				ctxL, cancel := context.WithTimeoutCause(ctx, o.timeout,
+					fmt.Errorf("not read within --snapshot-timeout %s", o.timeout))
+				add(sync.CheckLines(ctxL, func(ctx context.Context) (sync.Lines, error) {
+					return sync.FetchLines(ctx, client, once, nil)
+				}, keyFrom))
+				cancel()
 			}
 		}
 	}
