@@ -147,7 +147,7 @@ func CheckCards(ctx context.Context, read func(context.Context) (map[string]Card
 // and which are not healthy. As in a run, the list is an aid, not a gate:
 // a list that cannot be read is a warning (runs then skip the not_owned
 // check), not a failure.
-func CheckLines(ctx context.Context, read func(context.Context) (Lines, error), keyFrom string) CheckResult {
+func CheckLines(ctx context.Context, read func(context.Context) (*Lines, error), keyFrom string) CheckResult {
 	res := CheckResult{Name: "lines", Remote: true}
 	start := time.Now()
 	lines, err := read(ctx)
@@ -159,7 +159,7 @@ func CheckLines(ctx context.Context, read func(context.Context) (Lines, error), 
 	}
 	unhealthy := lines.Unhealthy()
 	res.Status = CheckOK
-	res.Message = fmt.Sprintf("%d lines on the account, all healthy, read in %s", len(lines), ms(took))
+	res.Message = fmt.Sprintf("%d lines on the account, all healthy, read in %s", lines.Len(), ms(took))
 	if len(unhealthy) > 0 {
 		const shown = 5
 		var names []string
@@ -171,7 +171,7 @@ func CheckLines(ctx context.Context, read func(context.Context) (Lines, error), 
 			names = append(names, l.Phone+" "+cmp.Or(l.Reputation, l.Health))
 		}
 		res.Status = CheckWarn
-		res.Message = fmt.Sprintf("%d lines on the account, %d not healthy: %s", len(lines), len(unhealthy), strings.Join(names, ", "))
+		res.Message = fmt.Sprintf("%d lines on the account, %d not healthy: %s", lines.Len(), len(unhealthy), strings.Join(names, ", "))
 	}
 	return res
 }

@@ -111,7 +111,7 @@ func checks(ctx context.Context, e *env, o *syncOptions, print func(sync.CheckRe
 				cancel()
 				ctxL, cancel := context.WithTimeoutCause(ctx, o.timeout,
 					fmt.Errorf("not read within --snapshot-timeout %s", o.timeout))
-				add(sync.CheckLines(ctxL, func(ctx context.Context) (sync.Lines, error) {
+				add(sync.CheckLines(ctxL, func(ctx context.Context) (*sync.Lines, error) {
 					return sync.FetchLines(ctx, client, once, nil)
 				}, keyFrom))
 				cancel()
