@@ -31,6 +31,8 @@ type env struct {
 	stdout io.Writer
 	stderr io.Writer
 	getenv func(string) string
+	// held is --quiet's hold on stdout and stderr (nil: nothing holds).
+	held *heldOutput
 	// hard ends on the second interrupt; the ctx a command receives ends on
 	// the first. Only apply tells them apart.
 	hard context.Context
@@ -83,6 +85,8 @@ func main() {
 func run(args []string, e *env) int {
 	// Everything on standard error goes through one console, so that a
 	// progress bar is erased before any other line is written there.
+	// Both streams can be held by --quiet until the exit code is known.
+	e.held, e.stdout, e.stderr = newHeldOutput(e.stdout, e.stderr)
 	e.stderr = observe.NewConsole(e.stderr)
 	if len(args) == 0 {
 		usage(e.stderr)
@@ -112,6 +116,7 @@ func run(args []string, e *env) int {
 				fmt.Fprintf(e.stderr, "bulksync %s: %v\n", c.name, err)
 			}
 		}
+		e.held.end(code)
 		return code
 	}
 	fmt.Fprintf(e.stderr, "bulksync: unknown command %q; commands are plan, apply, runs, export, check, undo, demo, fake-api\n", args[0])

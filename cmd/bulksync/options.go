@@ -167,6 +167,11 @@ func (o *syncOptions) job(e *env, dryRun bool) (*sync.Job, error) {
 // which is validated before anything else happens (exit 2 means nothing
 // was sent and no file was touched), then watched while it runs.
 func runSync(ctx context.Context, e *env, o *syncOptions, command string) (runErr error) {
+	if o.obs.Quiet && e.held != nil {
+		// Nothing reaches the terminal (or cron's mail) unless the run
+		// fails: main releases it when the exit code is not 0.
+		e.held.hold()
+	}
 	if err := o.obs.Check(); err != nil {
 		return err
 	}

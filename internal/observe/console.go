@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	stdsync "sync"
 	"sync/atomic"
 
@@ -74,7 +73,8 @@ func NewConsole(w io.Writer) *Console {
 		return c
 	}
 	c := &Console{w: w, erased: make(chan struct{}, 1)}
-	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+	// Any writer with a descriptor: --quiet's wrapper passes the file's on.
+	if f, ok := w.(interface{ Fd() uintptr }); ok && term.IsTerminal(int(f.Fd())) {
 		c.tty, c.fd = true, int(f.Fd())
 	}
 	return c

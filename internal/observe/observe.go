@@ -23,7 +23,7 @@ import (
 // Options are the flags for watching a run: progress, logs and metrics.
 // Empty log settings mean the defaults, for runs built without flags (demo).
 type Options struct {
-	Quiet         bool
+	Quiet         bool // no progress display; cmd/bulksync also holds all output (--quiet)
 	StatsInterval time.Duration
 	LogFormat     string
 	LogLevel      string
@@ -35,7 +35,7 @@ const defaultStatsInterval = 30 * time.Second
 
 // AddFlags defines the options' flags on fs.
 func (o *Options) AddFlags(fs *flag.FlagSet) {
-	fs.BoolVar(&o.Quiet, "quiet", false, "no progress bar or stats lines (errors, logs and the summary still print)")
+	fs.BoolVar(&o.Quiet, "quiet", false, "print nothing at all (stdout and stderr) unless the exit code is not 0; then everything, up to 1 MiB,\nfor cron mail only on trouble; no progress bar or stats lines")
 	fs.DurationVar(&o.StatsInterval, "stats-interval", defaultStatsInterval, "when standard error is not a terminal (cron), print a stats line this often")
 	cliflag.Choice(fs, &o.LogFormat, "log-format", "text", LogFormats, "log format on standard error")
 	cliflag.Choice(fs, &o.LogLevel, "log-level", defaultLogLevel, LogLevels, "log level: debug (every request), info (retries, rows not synced), warn (failed rows) or error")
