@@ -74,9 +74,15 @@ func FuzzReadAnswer(f *testing.F) {
 			if ans.code() != e.Code || ans.message() != e.Message {
 				t.Fatalf("answer says code %d %q, its error %d %q", ans.code(), ans.message(), e.Code, e.Message)
 			}
-			// Without a Linq code, the body was not the envelope: the
-			// message says what came instead.
-			if e.Code == 0 && !strings.HasPrefix(e.Message, "unexpected response body: ") {
+			// A redirect is never followed and its body never read: the
+			// message says so. Otherwise, without a Linq code the body
+			// was not the envelope: the message says what came instead.
+			switch {
+			case status >= 300 && status < 400:
+				if e.Code != 0 || !strings.HasPrefix(e.Message, "the API answered a redirect (HTTP "+strconv.Itoa(status)+")") {
+					t.Fatalf("redirect %d gave code %d, message %q", status, e.Code, e.Message)
+				}
+			case e.Code == 0 && !strings.HasPrefix(e.Message, "unexpected response body: "):
 				t.Fatalf("no code, yet message %q for body %q", e.Message, body)
 			}
 			// The text that reaches the report and the log names the
