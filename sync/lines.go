@@ -123,19 +123,7 @@ func (ls *Lines) Unhealthy() []Line {
 func FetchLines(ctx context.Context, c linq.ClientInterface, retry ApplyOptions, events Events) (*Lines, error) {
 	return fetchRetrying(ctx, retry, events, readLines, func(ctx context.Context) (*Lines, error) {
 		resp, err := c.ListPhoneNumbers(ctx)
-		if err != nil {
-			return nil, err
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != 200 {
-			body, _ := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-			return nil, parseAPIError(resp.StatusCode, resp.Header, body)
-		}
-		lines, err := decodeLines(resp.Body)
-		if err != nil {
-			return nil, fmt.Errorf("reading the phone numbers: %v", err)
-		}
-		return lines, nil
+		return readList(resp, err, "the phone numbers", decodeLines)
 	})
 }
 

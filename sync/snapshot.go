@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net/http"
 	"strings"
 	"time"
 
@@ -25,19 +26,7 @@ import (
 func FetchSnapshot(ctx context.Context, c linq.ClientInterface, retry ApplyOptions, events Events) (map[string]Card, error) {
 	cards, err := fetchRetrying(ctx, retry, events, readCards, func(ctx context.Context) (map[string]Card, error) {
 		resp, err := c.ListContactCards(ctx, &linq.ListContactCardsParams{})
-		if err != nil {
-			return nil, err
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != 200 {
-			body, _ := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-			return nil, parseAPIError(resp.StatusCode, resp.Header, body)
-		}
-		cards, err := decodeCardList(resp.Body)
-		if err != nil {
-			return nil, fmt.Errorf("reading the card list: %v", err)
-		}
-		return cards, nil
+		return readList(resp, err, "the card list", decodeCardList)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: cannot read the live contact cards: %w", ErrAborted, err)
@@ -101,6 +90,25 @@ func fetchRetrying[T any](ctx context.Context, retry ApplyOptions, events Events
 			return zero, fmt.Errorf("%v (last answer: %v)", context.Cause(ctx), err)
 		}
 	}
+}
+
+// readList reads the answer to one GET of a list: an error answer becomes
+// an APIError; a 200 is decoded as it streams in.
+func readList[T any](resp *http.Response, err error, what string, decode func(io.Reader) (T, error)) (T, error) {
+	var none T
+	if err != nil {
+		return none, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+		return none, parseAPIError(resp.StatusCode, resp.Header, body)
+	}
+	v, err := decode(resp.Body)
+	if err != nil {
+		return none, fmt.Errorf("reading %s: %v", what, err)
+	}
+	return v, nil
 }
 
 // decodeCardList reads {"contact_cards":[...]} one card at a time, so a
