@@ -43,8 +43,10 @@ func isLoopback(host string) bool {
 }
 
 // NewHTTPClient returns the HTTP client for a run of conns concurrent
-// requests; timeout bounds each request (0: none, the caller's context
-// does). net/http keeps only two idle connections per host by default:
+// requests. answerWait bounds the wait for an answer's headers (0: none):
+// a server that takes a request and never answers costs one attempt, not
+// the whole --snapshot-timeout, while a long card list takes the time it
+// needs to arrive; the caller's context bounds the rest. net/http keeps only two idle connections per host by default:
 // with more workers than that, every request but two would open a new
 // connection (and, over TLS, a new handshake).
 //
@@ -53,11 +55,12 @@ func isLoopback(host string) bool {
 // the Authorization header too when only the port or the scheme changes
 // (https to http included). A 3xx is an answer like any other, which
 // Classify makes a permanent failure.
-func NewHTTPClient(conns int, timeout time.Duration) *http.Client {
+func NewHTTPClient(conns int, answerWait time.Duration) *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConnsPerHost = max(conns, 2)
 	t.MaxIdleConns = max(conns, t.MaxIdleConns)
-	return &http.Client{Transport: t, Timeout: timeout, CheckRedirect: noRedirects}
+	t.ResponseHeaderTimeout = answerWait
+	return &http.Client{Transport: t, CheckRedirect: noRedirects}
 }
 
 func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }

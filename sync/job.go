@@ -124,12 +124,7 @@ func (j *Job) Validate(stop context.Context) error {
 	if err := CheckRegion(j.Normalize.Region); err != nil {
 		return err
 	}
-	hc := NewHTTPClient(j.Apply.Concurrency, 0)
-	// A server that takes a request and never answers costs one attempt,
-	// not the whole --snapshot-timeout: the wait for an answer's headers is
-	// bounded like a write's, while a long card list takes the time it
-	// needs to arrive.
-	hc.Transport.(*http.Transport).ResponseHeaderTimeout = j.Apply.RequestTimeout
+	hc := NewHTTPClient(j.Apply.Concurrency, j.Apply.RequestTimeout)
 	j.sent = &sentTransport{next: hc.Transport}
 	hc.Transport = j.sent
 	var err error

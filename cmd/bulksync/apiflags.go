@@ -43,7 +43,7 @@ func (r *readFlags) check() error {
 
 // connect builds the API client and the account's fingerprint.
 func (r *readFlags) connect(e *env) (*linq.ClientWithResponses, string, error) {
-	return sync.Connect(e.getenv, r.baseURL, r.apiKeyFile, sync.NewHTTPClient(1, 0))
+	return sync.Connect(e.getenv, r.baseURL, r.apiKeyFile, sync.NewHTTPClient(1, r.retry.RequestTimeout))
 }
 
 // fetchCards reads every live card once, within --snapshot-timeout.

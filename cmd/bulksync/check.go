@@ -97,7 +97,7 @@ func checks(ctx context.Context, e *env, o *syncOptions, print func(sync.CheckRe
 		if endpoint.Status == sync.CheckFail {
 			add(sync.CheckResult{Name: "cards", Status: sync.CheckFail, Remote: endpoint.Remote, Message: "not read: the endpoint check failed"})
 		} else {
-			client, err := sync.NewClient(base, key, sync.NewHTTPClient(1, 0))
+			client, err := sync.NewClient(base, key, sync.NewHTTPClient(1, o.apply.RequestTimeout))
 			if err != nil {
 				add(sync.CheckResult{Name: "cards", Status: sync.CheckFail, Message: trimSentinel(err)})
 			} else {
