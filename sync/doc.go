@@ -27,14 +27,27 @@
 // (progress, logs, metrics) and how --shard splits one; client.go builds the
 // generated client and reads error answers.
 //
-// Run (run.go) drives it for an export, RunSaved (savedplan.go) for a
-// saved plan. The input is read twice: the first pass finds
-// duplicate phone numbers and counts the changes (for --max-changes), since
-// no write may happen before both are known; the second pass decides each
-// record and, for apply, hands it to the workers. Only a small entry per
-// phone number survives between the passes, so memory stays flat.
+// One lifecycle (runner.run, run.go) serves both kinds of run; they differ
+// only in where the changes come from (changes.go): an export planned
+// against the live cards, or a saved plan checked against them.
 //
-// Goroutines: Run's own goroutine reads the input and decides; at most
+//	snapshot      the live cards; a stop here reports every record as
+//	              not attempted
+//	lines, known  the account's phone numbers; what the state says was
+//	              applied before
+//	first pass    count the records and the changes (duplicates need every
+//	              record), note the numbers named
+//	absent        the live cards no record names
+//	max-changes   checked before anything is sent
+//	second pass   decide each record again and report it (dry run, abort)
+//	              or hand it to the workers (execute)
+//	finish        the absent rows, the report flushed, the run's error
+//
+// The input is read twice, since no write may happen before the number of
+// changes is known. Only a small entry per phone number survives between
+// the passes, so memory stays flat.
+//
+// Goroutines: the run's own goroutine reads the input and decides; at most
 // --concurrency errgroup workers each carry one change through its attempts
 // and write its report row (ReportWriter and Summary are safe for that).
 // Two contexts steer them, as in rclone: the stop context ends on a fatal

@@ -41,7 +41,7 @@ type AttemptEvent struct {
 	Rate    float64 // the shared limiter's rate after this attempt; 0 = unlimited
 }
 
-// noEvents is used when Config.Events is nil.
+// noEvents is used when Job.Events is nil.
 type noEvents struct{}
 
 func (noEvents) Planned(int, int)       {}

@@ -23,9 +23,11 @@ import (
 //	          state or another output), the input's header or the saved
 //	          plan's checksum. It reads, and creates, locks or sends nothing.
 //	Run       takes the state's lock, opens the outputs, starts the run's
-//	          history row, reads the live cards and the account's lines,
-//	          plans (an export) or checks (a saved plan) every record,
-//	          applies the changes unless it is a dry run, closes the
+//	          history row, then runs one lifecycle for both kinds of input
+//	          (runner.run in run.go): snapshot, lines, first pass, absent
+//	          cards, --max-changes, second pass (report or send), finish.
+//	          An export is planned (exportChanges), a saved plan checked
+//	          (savedChanges) against the live cards. Run then closes the
 //	          outputs and ends the history row.
 //	Close     releases the input.
 //
@@ -86,6 +88,8 @@ type Job struct {
 	input      *os.File // the export, or the spool holding it
 	closeInput func()
 	plan       *os.File
+	planHeader planHeader
+	planShard  Shard // the saved plan's shard, from its header
 	summary    *Summary
 	reportPath string
 }
@@ -141,9 +145,13 @@ func (j *Job) Validate(stop context.Context) error {
 		if j.plan, err = os.Open(j.PlanFile); err != nil {
 			return fmt.Errorf("%w: --plan: %v", ErrUsage, err)
 		}
-		if err := CheckSavedPlan(j.plan, j.account); err != nil {
+		if j.planHeader, err = checkSavedPlan(j.plan, j.account); err != nil {
 			j.Close()
 			return err
+		}
+		if j.planShard, err = ParseShard(j.planHeader.Shard); err != nil {
+			j.Close()
+			return fmt.Errorf("%w: --plan: the header's shard: %v", ErrUsage, err)
 		}
 	} else {
 		if j.input, j.closeInput, err = openInput(stop, j.Input, j.Stdin); err != nil {
@@ -235,21 +243,24 @@ func (j *Job) Run(hard, stop context.Context) (runErr error) {
 		}
 	}()
 
-	cfg := Config{
-		Input: j.input, Source: j.Source, Normalize: j.Normalize, Plan: j.Plan, MaxChanges: j.MaxChanges,
-		DryRun: j.DryRun, Apply: j.Apply, Stop: stop, SnapshotTimeout: j.SnapshotTimeout,
-		Client: j.client, Report: out.reportWriter, Summary: j.summary, State: state,
-		Shard: j.Shard, Events: j.Events, Log: j.Log, ReportAbsent: j.ReportAbsent,
+	r := &runner{
+		maxChanges: j.MaxChanges, dryRun: j.DryRun, apply: j.Apply, plan: j.Plan,
+		stop: stop, snapshotTimeout: j.SnapshotTimeout, client: j.client,
+		report: out.reportWriter, summary: j.summary, state: state, shard: j.Shard,
+		events: j.Events, log: j.Log, reportAbsent: j.ReportAbsent,
 	}
 	if out.planOut != nil {
-		cfg.PlanOut = NewPlanWriter(out.planOut.f, j.account, j.Input)
+		r.planOut = NewPlanWriter(out.planOut.f, j.account, j.Input)
 	}
+	var src changeSource
 	if j.plan != nil {
-		runErr = RunSaved(hard, cfg, j.plan, j.account)
+		src = &savedChanges{plan: j.plan, account: j.account, header: j.planHeader}
+		r.shard = j.planShard
 	} else {
-		runErr = Run(hard, cfg)
+		src = &exportChanges{input: j.input, source: j.Source, normalize: j.Normalize, plan: j.Plan, shard: j.Shard}
 	}
-	runErr = out.close(cfg.PlanOut, runErr)
+	runErr = r.run(hard, src)
+	runErr = out.close(r.planOut, runErr)
 	runErr = afterSending(j.sent.used(), runErr)
 	if out.removedReport {
 		j.summary.Report = ""

@@ -258,25 +258,11 @@ func (p *Planner) decideAlone(d Desired) Change {
 // notOwnedDetail is the reason of a not_owned row the plan decided.
 const notOwnedDetail = "the number is not one of the account's lines (GET /v3/phone_numbers); Linq only keeps cards for its own lines, so nothing is sent"
 
-// Absent returns the live cards of the shard that no record observed so
-// far names, sorted by number: once the first pass is complete, the cards
-// not in the export (a rep who left). Nothing is ever sent for them.
-func (p *Planner) Absent(shard Shard) []Card {
-	var out []Card
-	for phone, c := range p.cards {
-		d := Desired{Phone: phone}
-		if !shard.Has(d) {
-			continue
-		}
-		if key, ok := phoneKey(d); ok {
-			if _, named := p.phones[key]; named {
-				continue
-			}
-		}
-		out = append(out, c)
-	}
-	slices.SortFunc(out, func(a, b Card) int { return strings.Compare(a.Phone, b.Phone) })
-	return out
+// names reports whether a record of the first pass so far named the
+// phone number with this key (phoneKey).
+func (p *Planner) names(key uint64) bool {
+	_, ok := p.phones[key]
+	return ok
 }
 
 // phoneKey packs a valid E.164 number into an integer, which keeps the

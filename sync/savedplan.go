@@ -3,14 +3,12 @@ package sync
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"hash"
 	"io"
-	"slices"
 	"strings"
 	"time"
 )
@@ -229,23 +227,29 @@ func staleSince(sc savedChange, live *Card, since string) string {
 	return "the card changed in Linq since " + since + ": " + strings.Join(diffs, "; ")
 }
 
-// changeFromSaved rebuilds a planned change, checking it against the live
-// card and the account's lines of now.
-func changeFromSaved(sc savedChange, cards map[string]Card, lines *Lines, known map[string]Applied) Change {
+// asPlanned is the change as the plan saved it, with no live card.
+func (sc savedChange) asPlanned() Change {
 	c := Change{
 		Desired: Desired{Line: sc.Line, Phone: sc.Phone, FirstName: sc.Desired.FirstName, LastName: sc.Desired.LastName, ImageURL: sc.Desired.ImageURL},
 		Action:  sc.Action,
 		Detail:  sc.Detail,
 		Drift:   sc.Drift,
 	}
+	for _, f := range sc.Fields {
+		c.Fields = append(c.Fields, fieldChange{name: f.Field, old: f.Old, new: f.New})
+	}
+	return c
+}
+
+// changeFromSaved rebuilds a planned change, checking it against the live
+// card and the account's lines of now.
+func changeFromSaved(sc savedChange, cards map[string]Card, lines *Lines, known map[string]Applied) Change {
+	c := sc.asPlanned()
 	if live, ok := cards[sc.Phone]; ok {
 		c.Live = &live
 	}
 	if k, ok := known[sc.Phone]; ok {
 		c.Known = &k
-	}
-	for _, f := range sc.Fields {
-		c.Fields = append(c.Fields, fieldChange{name: f.Field, old: f.Old, new: f.New})
 	}
 	if c.IsWrite() {
 		if why := staleReason(sc, c.Live); why != "" {
@@ -257,101 +261,17 @@ func changeFromSaved(sc savedChange, cards map[string]Card, lines *Lines, known 
 	return c
 }
 
-// CheckSavedPlan reads a saved plan through, as apply --plan will, and
+// checkSavedPlan reads a saved plan through, as apply --plan will, and
 // rewinds it: a plan that was edited, truncated or made for another
-// account is refused (ErrUsage) before anything is locked or written.
-func CheckSavedPlan(plan io.ReadSeeker, account string) error {
-	if _, err := readPlan(plan, account, func(savedChange) error { return nil }); err != nil {
-		return err
+// account is refused (ErrUsage) before anything is locked or written. It
+// returns the plan's header.
+func checkSavedPlan(plan io.ReadSeeker, account string) (planHeader, error) {
+	hdr, err := readPlan(plan, account, func(savedChange) error { return nil })
+	if err != nil {
+		return hdr, err
 	}
 	if _, err := plan.Seek(0, io.SeekStart); err != nil {
-		return fmt.Errorf("%w: rewinding --plan: %v", ErrUsage, err)
+		return hdr, fmt.Errorf("%w: rewinding --plan: %v", ErrUsage, err)
 	}
-	return nil
-}
-
-// RunSaved applies a saved plan (apply --plan): exactly the planned changes,
-// none for a record whose card changed since. The plan is read twice: the
-// first pass checks it whole (checksum, account) and counts its changes for
-// --max-changes before anything is sent.
-func RunSaved(ctx context.Context, cfg Config, plan io.ReadSeeker, account string) error {
-	if cfg.Events == nil {
-		cfg.Events = noEvents{}
-	}
-	records, changes := 0, 0
-	named := make(map[uint64]bool) // the numbers the plan's records name, for the absent cards
-	hdr, err := readPlan(plan, account, func(sc savedChange) error {
-		records++
-		if sc.Action == ActionCreate || sc.Action == ActionUpdate {
-			changes++
-		}
-		if key, ok := phoneKey(Desired{Phone: sc.Phone}); ok {
-			named[key] = true
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	cfg.Summary.Records, cfg.Summary.Changes, cfg.Summary.InputSHA256 = records, changes, hdr.InputSHA256
-	cfg.Events.Planned(records, changes)
-	cards, err := cfg.snapshot(ctx)
-	if err != nil {
-		if cfg.Stop == nil || cfg.Stop.Err() == nil {
-			return err
-		}
-		return cfg.unplanned(err, func(each func(Change) error) error {
-			if _, err := plan.Seek(0, io.SeekStart); err != nil {
-				return fmt.Errorf("%w: rewinding --plan: %v", ErrUsage, err)
-			}
-			_, err := readPlan(plan, account, func(sc savedChange) error {
-				// As planned: with no live cards, staleness is unknown.
-				c := changeFromSaved(sc, nil, nil, nil)
-				c.Action, c.Detail, c.Fields = sc.Action, sc.Detail, nil
-				for _, f := range sc.Fields {
-					c.Fields = append(c.Fields, fieldChange{name: f.Field, old: f.Old, new: f.New})
-				}
-				return each(c)
-			})
-			return err
-		})
-	}
-	shard, err := ParseShard(hdr.Shard)
-	if err != nil {
-		return fmt.Errorf("%w: --plan: the header's shard: %v", ErrUsage, err)
-	}
-	cfg.Shard = shard
-	lines, err := cfg.fetchLines(ctx)
-	if err != nil {
-		return err
-	}
-	var absent []Card
-	for phone, c := range cards {
-		key, ok := phoneKey(Desired{Phone: phone})
-		if shard.Has(Desired{Phone: phone}) && !(ok && named[key]) {
-			absent = append(absent, c)
-		}
-	}
-	slices.SortFunc(absent, func(a, b Card) int { return strings.Compare(a.Phone, b.Phone) })
-	cfg.setAbsent(absent)
-	var known map[string]Applied
-	if cfg.State != nil {
-		if known, err = cfg.State.Load(ctx); err != nil {
-			return err
-		}
-	}
-	pass2 := func(each func(Change) error) error {
-		if _, err := plan.Seek(0, io.SeekStart); err != nil {
-			return fmt.Errorf("%w: rewinding --plan: %v", ErrUsage, err)
-		}
-		_, err := readPlan(plan, account, func(sc savedChange) error { return each(changeFromSaved(sc, cards, lines, known)) })
-		return err
-	}
-	if abort := cfg.MaxChanges.Check(changes, records); abort != nil {
-		if err := pass2(func(c Change) error { return cfg.write(&c, planned(&c, abort, false)) }); err != nil {
-			return err
-		}
-		return cfg.finish(abort)
-	}
-	return cfg.apply(ctx, pass2)
+	return hdr, nil
 }

@@ -98,9 +98,9 @@ func TestSavedPlanRefused(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := CheckSavedPlan(strings.NewReader(tt.plan), tt.account)
+			_, err := checkSavedPlan(strings.NewReader(tt.plan), tt.account)
 			if !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), "--plan") || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Errorf("CheckSavedPlan: %v; want ErrUsage naming --plan with %q", err, tt.wantErr)
+				t.Errorf("checkSavedPlan: %v; want ErrUsage naming --plan with %q", err, tt.wantErr)
 			}
 		})
 	}
@@ -109,8 +109,12 @@ func TestSavedPlanRefused(t *testing.T) {
 func TestCheckSavedPlanRewinds(t *testing.T) {
 	plan := writeTestPlan(t, testAccount, testPlanChanges()...)
 	r := bytes.NewReader(plan)
-	if err := CheckSavedPlan(r, testAccount); err != nil {
+	hdr, err := checkSavedPlan(r, testAccount)
+	if err != nil {
 		t.Fatal(err)
+	}
+	if hdr.Account != testAccount {
+		t.Errorf("header account %q, want %q", hdr.Account, testAccount)
 	}
 	if r.Len() != len(plan) {
 		t.Errorf("after the check, %d of %d bytes left to read", r.Len(), len(plan))

@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -17,7 +17,7 @@ import (
 	"github.com/bulksync/bulksync/sync"
 )
 
-// The benchmarks below run sync.Run in-process against the fake, so that
+// The benchmarks below run a sync.Job in-process against the fake, so that
 // `go test -cpuprofile` / `-memprofile` can show where a plan or an apply
 // spends its time, which the process-level figures of `make bench` cannot:
 //
@@ -58,65 +58,50 @@ func reseed(b *testing.B, fake *linqfake.Server, n int) {
 	}
 }
 
-// runInProcess is what `bulksync plan|apply` does, less flags and the
-// report file, with a state database in a temporary directory.
-func runInProcess(b *testing.B, url string, export []byte, dryRun bool, concurrency int) {
+// runInProcess is what `bulksync plan|apply` does, less flags, with the
+// report and a state database in a temporary directory.
+func runInProcess(b *testing.B, url, export string, dryRun bool, concurrency int) {
 	b.Helper()
-	command := "apply"
-	if dryRun {
-		command = "plan"
-	}
-	state, err := sync.OpenState(filepath.Join(b.TempDir(), "state.db"), "profile", command)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer state.Close()
-	client, err := sync.NewClient(url, profileToken, sync.NewHTTPClient(concurrency, 2*time.Minute))
-	if err != nil {
-		b.Fatal(err)
-	}
-	report, err := sync.NewReportWriter(io.Discard)
-	if err != nil {
-		b.Fatal(err)
-	}
+	dir := b.TempDir()
 	apply := sync.DefaultApplyOptions
 	apply.Concurrency = concurrency
-	cfg := sync.Config{
-		Input:     bytes.NewReader(export),
-		Normalize: sync.NormalizeOptions{Region: "US"},
-		Plan:      sync.PlanOptions{Empty: sync.EmptyKeep, OnDuplicate: sync.DuplicateError},
-		DryRun:    dryRun,
-		Apply:     apply,
-		Client:    client,
-		Report:    report,
-		Summary:   sync.NewSummary(command),
-		State:     state,
+	job := &sync.Job{
+		DryRun:          dryRun,
+		Input:           export,
+		Report:          filepath.Join(dir, "report.csv"),
+		StateFile:       filepath.Join(dir, "state.db"),
+		Getenv:          func(k string) string { return map[string]string{"LINQ_API_V3_API_KEY": profileToken}[k] },
+		BaseURL:         url,
+		Normalize:       sync.NormalizeOptions{Region: "US"},
+		Plan:            sync.PlanOptions{Empty: sync.EmptyKeep, OnDuplicate: sync.DuplicateError},
+		Apply:           apply,
+		SnapshotTimeout: 2 * time.Minute,
 	}
-	if err := state.BeginRun(context.Background(), sync.RunInfo{Command: command, Input: "profile.csv"}); err != nil {
-		b.Fatal(err)
-	}
-	if err := sync.Run(context.Background(), cfg); err != nil && !errors.Is(err, sync.ErrIncomplete) {
-		b.Fatal(err)
-	}
-	if err := state.EndRun(cfg.Summary); err != nil {
+	defer job.Close()
+	if err := job.Run(context.Background(), context.Background()); err != nil && !errors.Is(err, sync.ErrIncomplete) {
 		b.Fatal(err)
 	}
 }
 
-func exportOf(b *testing.B, rows int) []byte {
+// exportFile writes an export of rows records and returns its path.
+func exportFile(b *testing.B, rows int) string {
 	b.Helper()
 	var buf bytes.Buffer
 	if _, err := writeExport(&buf, rows); err != nil {
 		b.Fatal(err)
 	}
-	return buf.Bytes()
+	path := filepath.Join(b.TempDir(), "export.csv")
+	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	return path
 }
 
 // BenchmarkPlan plans 50k rows, 10k of them against live cards.
 func BenchmarkPlan(b *testing.B) {
 	const rows, seed = 50_000, 10_000
 	_, srv, _ := profileFake(b, seed, linqfake.Options{})
-	export := exportOf(b, rows)
+	export := exportFile(b, rows)
 	for b.Loop() {
 		runInProcess(b, srv.URL, export, true, 1)
 	}
@@ -129,7 +114,7 @@ func BenchmarkPlan(b *testing.B) {
 func BenchmarkApply(b *testing.B) {
 	const rows, workers = 10_000, 32
 	fake, srv, conns := profileFake(b, rows, linqfake.Options{})
-	export := exportOf(b, rows)
+	export := exportFile(b, rows)
 	for b.Loop() {
 		runInProcess(b, srv.URL, export, false, workers)
 		b.StopTimer()

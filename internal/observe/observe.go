@@ -46,7 +46,7 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 // Observer is one run's progress display, logger and metrics, all fed by
 // the engine's events.
 type Observer struct {
-	// Events is what the engine reports to (sync.Config.Events).
+	// Events is what the engine reports to (sync.Job.Events).
 	Events   sync.Events
 	progress *progress // nil with --quiet
 	metrics  *metrics  // nil without --metrics-file and --pushgateway
@@ -55,7 +55,7 @@ type Observer struct {
 	started  time.Time
 }
 
-// Log is the run's logger (sync.Config.Log), for what the engine notices
+// Log is the run's logger (sync.Job.Log), for what the engine notices
 // beside its rows and attempts.
 func (obs *Observer) Log() *slog.Logger { return obs.log }
 

@@ -1,0 +1,227 @@
+package sync
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"io"
+	"slices"
+	"strings"
+)
+
+// A changeSource is where a run's changes come from: an export, planned
+// against the live cards (exportChanges), or a saved plan, checked against
+// them (savedChanges). The runner (run.go) reads it in two passes, since
+// no write may happen before the number of changes is known; everything
+// else, from the snapshot to the last report row, is the runner's.
+type changeSource interface {
+	// open starts the source and fills in what it knows of the input
+	// before the snapshot (the preset, the format, the fingerprint).
+	open(*Summary) error
+	close()
+	// firstPass reads every record, calling step after each (an error from
+	// step ends the pass with it), and counts them against the live state.
+	// The counts are set even when the pass ended early.
+	firstPass(live liveState, step func() error) (firstPass, error)
+	// changes is the second pass: each record's change, in input order.
+	changes(each func(Change) error) error
+	// unplanned is each record as it stands when the run stopped before the
+	// live cards were read: no action unless the record is invalid in
+	// itself (an export) or as planned (a saved plan).
+	unplanned(each func(Change) error) error
+}
+
+// liveState is what the first pass checks the records against.
+type liveState struct {
+	cards map[string]Card
+	lines *Lines             // nil when they could not be read
+	known map[string]Applied // from the state; nil without one
+}
+
+// firstPass is what the first pass counted.
+type firstPass struct {
+	records, changes int
+	// named reports whether a record named the phone number with this key
+	// (phoneKey), for the absent cards.
+	named       func(key uint64) bool
+	inputSHA256 string // of the whole input; "" when the pass ended early
+}
+
+// absentCards returns the live cards of the shard that no record names,
+// sorted by number: the cards not in the export (a rep who left). Nothing
+// is ever sent for them.
+func absentCards(cards map[string]Card, shard Shard, named func(key uint64) bool) []Card {
+	var out []Card
+	for phone, c := range cards {
+		d := Desired{Phone: phone}
+		if !shard.Has(d) {
+			continue
+		}
+		if key, ok := phoneKey(d); ok && named(key) {
+			continue
+		}
+		out = append(out, c)
+	}
+	slices.SortFunc(out, func(a, b Card) int { return strings.Compare(a.Phone, b.Phone) })
+	return out
+}
+
+// exportChanges plans the records of an export (CSV, XLSX) with a Planner:
+// Observe in the first pass, Decide in the second. The input is read once
+// per pass, so it must seek.
+type exportChanges struct {
+	input     io.ReadSeeker
+	source    SourceOptions
+	normalize NormalizeOptions
+	plan      PlanOptions
+	shard     Shard
+
+	hash    hash.Hash // of the whole input, read by the first pass
+	records RecordSource
+	planner *Planner
+}
+
+// open reads the header, so that a wrong file or mapping fails before
+// anything touches the network. The first pass reads the whole input
+// through this source, so it also fingerprints it for the run history.
+func (e *exportChanges) open(sum *Summary) error {
+	e.hash = sha256.New()
+	src, err := OpenSource(io.TeeReader(e.input, e.hash), e.source)
+	if err != nil {
+		return err
+	}
+	e.records = src
+	sum.Preset, sum.InputFormat = src.Preset(), src.Input()
+	return nil
+}
+
+func (e *exportChanges) close() {
+	if e.records != nil {
+		e.records.Close()
+		e.records = nil
+	}
+}
+
+func (e *exportChanges) firstPass(live liveState, step func() error) (firstPass, error) {
+	e.planner = NewPlanner(live.cards, live.lines, live.known, e.plan)
+	err := e.each(func(d Desired) error {
+		e.planner.Observe(d)
+		return step()
+	})
+	p := firstPass{records: e.planner.Records(), changes: e.planner.Changes(), named: e.planner.names}
+	if err == nil {
+		p.inputSHA256 = hex.EncodeToString(e.hash.Sum(nil))
+	}
+	return p, err
+}
+
+func (e *exportChanges) changes(each func(Change) error) error {
+	if err := e.rewind(); err != nil {
+		return err
+	}
+	return e.each(func(d Desired) error { return each(e.planner.Decide(d)) })
+}
+
+func (e *exportChanges) unplanned(each func(Change) error) error {
+	if err := e.rewind(); err != nil {
+		return err
+	}
+	return e.each(func(d Desired) error {
+		c := Change{Desired: d}
+		if d.Invalid != "" {
+			c.Action, c.Detail = ActionInvalid, d.Invalid
+		}
+		return each(c)
+	})
+}
+
+// rewind starts the input over for another pass.
+func (e *exportChanges) rewind() error {
+	e.close()
+	if _, err := e.input.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("%w: rewinding the input: %v", ErrUsage, err)
+	}
+	src, err := OpenSource(e.input, e.source)
+	if err != nil {
+		return err
+	}
+	e.records = src
+	return nil
+}
+
+// each reads, normalises and hands on every record of the input that
+// belongs to the shard.
+func (e *exportChanges) each(fn func(Desired) error) error {
+	for {
+		rec, err := e.records.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		d := Normalize(rec, e.normalize)
+		if !e.shard.Has(d) {
+			continue
+		}
+		if err := fn(d); err != nil {
+			return err
+		}
+	}
+}
+
+// savedChanges replays a saved plan (apply --plan): exactly the planned
+// changes, each checked against the live card of now (changeFromSaved).
+// Job.Validate has read the plan through once (checksum, account), so the
+// passes here only act on a plan known to be whole.
+type savedChanges struct {
+	plan    io.ReadSeeker
+	account string
+	header  planHeader
+	live    liveState
+}
+
+func (s *savedChanges) open(sum *Summary) error {
+	sum.InputSHA256 = s.header.InputSHA256
+	return nil
+}
+
+func (s *savedChanges) close() {}
+
+func (s *savedChanges) firstPass(live liveState, step func() error) (firstPass, error) {
+	s.live = live
+	named := make(map[uint64]bool)
+	p := firstPass{inputSHA256: s.header.InputSHA256, named: func(key uint64) bool { return named[key] }}
+	err := s.read(func(sc savedChange) error {
+		p.records++
+		if sc.Action == ActionCreate || sc.Action == ActionUpdate {
+			p.changes++
+		}
+		if key, ok := phoneKey(Desired{Phone: sc.Phone}); ok {
+			named[key] = true
+		}
+		return step()
+	})
+	return p, err
+}
+
+func (s *savedChanges) changes(each func(Change) error) error {
+	return s.read(func(sc savedChange) error {
+		return each(changeFromSaved(sc, s.live.cards, s.live.lines, s.live.known))
+	})
+}
+
+func (s *savedChanges) unplanned(each func(Change) error) error {
+	// As planned: with no live cards, staleness is unknown.
+	return s.read(func(sc savedChange) error { return each(sc.asPlanned()) })
+}
+
+// read streams the plan from its start.
+func (s *savedChanges) read(fn func(savedChange) error) error {
+	if _, err := s.plan.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("%w: rewinding --plan: %v", ErrUsage, err)
+	}
+	_, err := readPlan(s.plan, s.account, fn)
+	return err
+}
