@@ -55,11 +55,11 @@ func newMetrics(command, shard, file, gateway string) *metrics {
 	}, []string{"action", "result"})
 	m.apiErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "bulksync_api_errors_total",
-		Help: "Error answers to apply's HTTP attempts, retried ones included, by Linq error code (http_<status> when the body had none, no_answer when no answer came).",
+		Help: "Error answers to the run's HTTP attempts (the reads of the live cards and of the account's phone numbers, and apply's writes), retried ones included, by Linq error code (http_<status> when the body had none, no_answer when no answer came).",
 	}, []string{"code"})
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "bulksync_requests_total",
-		Help: "HTTP attempts made by apply, by method and answer class (ok, throttled, transient, fatal, permanent, conflict).",
+		Help: "The run's HTTP attempts, by method and answer class (ok, throttled, transient, fatal, permanent, conflict, forbidden): the GETs of the live cards and of the account's phone numbers, and apply's PATCHes, POSTs and re-reads.",
 	}, []string{"method", "class"})
 	m.retries = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "bulksync_retries_total",
