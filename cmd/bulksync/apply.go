@@ -9,7 +9,7 @@ func runApply(ctx context.Context, e *env, args []string) error {
 			"POST for creates. Transient failures and 429s are retried; 401/403 stop the run.\n"+
 			"The first SIGINT/SIGTERM stops gracefully (requests in flight finish); a second cancels them.")
 	helpWithExitStatus(fs)
-	o.addFlags(fs)
+	o.addFlags(fs, e)
 	fs.StringVar(&o.planIn, "plan", "", "apply exactly this saved plan (from 'plan --out') instead of reading --input;\nrecords whose card changed since are reported stale and not sent")
 	a := &o.apply
 	fs.IntVar(&a.Concurrency, "concurrency", a.Concurrency, "requests in flight at once (1 to 1024)")

@@ -23,7 +23,7 @@ func runCheck(ctx context.Context, e *env, args []string) error {
 			"flags, so a job's command line can be checked as it is (flags that shape a run are ignored).\n"+
 			"One line per check: ok, warn or fail. Exit 0 when nothing failed, 2 when a local check failed\n"+
 			"(key, state, input), 3 when a remote one did (endpoint, key refused, card list).")
-	o.addFlags(fs)
+	o.addFlags(fs, e)
 	fs.StringVar(&o.planOut, "out", "", "ignored (plan's)")
 	fs.StringVar(&o.planIn, "plan", "", "ignored (apply's)")
 	a := &o.apply
@@ -80,11 +80,6 @@ func checks(ctx context.Context, e *env, o *syncOptions, print func(sync.CheckRe
 		add(sync.CheckResult{Name: "key", Status: sync.CheckOK, Message: "read from " + keyFrom + " (not shown)"})
 	}
 
-	shard, shardErr := sync.ParseShard(o.shard)
-	if shardErr != nil {
-		add(sync.CheckResult{Name: "shard", Status: sync.CheckFail, Message: trimSentinel(shardErr)})
-	}
-
 	// The API: connect, then read as a run reads, once, without retries.
 	ctxC, cancel := context.WithTimeoutCause(ctx, o.apply.RequestTimeout,
 		fmt.Errorf("no answer within --request-timeout %s", o.apply.RequestTimeout))
@@ -120,8 +115,8 @@ func checks(ctx context.Context, e *env, o *syncOptions, print func(sync.CheckRe
 	}
 
 	// The state: where it is or will be, and whether a run holds it.
-	if account != "" && shardErr == nil {
-		path, err := sync.StatePath(e.getenv, o.state, account, shard)
+	if account != "" {
+		path, err := sync.StatePath(e.getenv, o.state, account, o.shard)
 		if err != nil {
 			add(sync.CheckResult{Name: "state", Status: sync.CheckFail, Message: trimSentinel(err)})
 		} else {
@@ -142,9 +137,6 @@ func checkInput(e *env, o *syncOptions) []sync.CheckResult {
 	}
 	delim, err := sync.ParseDelimiter(o.delimiter)
 	if err != nil {
-		return fail(err)
-	}
-	if err := sync.CheckRegion(o.region); err != nil {
 		return fail(err)
 	}
 	preset := o.preset

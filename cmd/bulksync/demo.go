@@ -115,7 +115,6 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 			o.html = filepath.Join(*dir, step.html)
 		}
 		demoEnv.stderr = e.stdout
-		demoEnv.held = nil // Quiet above is for the bar: the demo's output must show
 		err := runSync(ctx, &demoEnv, &o, step.command)
 		if err != nil && !errors.Is(err, sync.ErrIncomplete) {
 			return err

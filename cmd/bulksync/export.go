@@ -24,6 +24,8 @@ func runExport(ctx context.Context, e *env, args []string) error {
 	cliflag.Choice(fl, &format, "format", "csv", sync.ExportFormats, "csv: the generic input format plus is_active; jsonl: one card per line")
 	var read readFlags
 	read.addFlags(fl)
+	var quiet bool
+	addQuiet(fl, e, &quiet)
 	if err := parseFlags(fl, args); err != nil {
 		return err
 	}

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/bulksync/bulksync/sync"
 )
 
 // helpOf runs bulksync ARGS and returns the exit code and the help: on
@@ -157,8 +159,9 @@ func TestEnumFlagsRefusedWhenParsed(t *testing.T) {
 // as the engine expects it.
 func TestEnumFlagsCanonical(t *testing.T) {
 	var o syncOptions
-	fs := newFlagSet(&env{stderr: &bytes.Buffer{}}, "plan", "", "")
-	o.addFlags(fs)
+	e := &env{stderr: &bytes.Buffer{}}
+	fs := newFlagSet(e, "plan", "", "")
+	o.addFlags(fs, e)
 	if err := parseFlags(fs, []string{"--empty", "Clear", "--delimiter", `\t`, "--encoding", "UTF-8", "--preset", "HubSpot", "--log-format", "JSON"}); err != nil {
 		t.Fatal(err)
 	}
@@ -180,6 +183,61 @@ func TestFlagErrorsOneLine(t *testing.T) {
 		code, stdout, stderr := helpOf(args...)
 		if code != 2 || stdout != "" || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, args[1]) || !strings.Contains(stderr, "'bulksync "+args[0]+" -h' lists the flags") {
 			t.Errorf("bulksync %s: exit %d, stderr %q; want exit 2 and one line naming %s", strings.Join(args, " "), code, stderr, args[1])
+		}
+	}
+}
+
+// --region, --shard and --max-changes are refused as the command line is
+// parsed, before the stray argument after them: exit 2, one line naming
+// the flag, the value and the forms it takes; help shows the forms in
+// place of a type.
+func TestValueFlagsRefusedWhenParsed(t *testing.T) {
+	tests := []struct {
+		cmds        []string
+		flag, bad   string
+		form, error string
+	}{
+		{[]string{"plan", "apply", "check"}, "--region", "XX", "CODE", `--region: unknown region "XX"; use an ISO 3166 code such as US, GB, DE`},
+		{[]string{"plan"}, "--region", "", "CODE", `--region: empty; use an ISO 3166 code such as US, GB, DE`},
+		{[]string{"plan", "apply", "check", "undo"}, "--shard", "4/4", "i/n", `--shard: "4/4" is not i/n with 0 <= i < n, e.g. 0/4 for the first of four shards`},
+		{[]string{"plan"}, "--shard", "1", "i/n", `--shard: "1" is not i/n with 0 <= i < n, e.g. 0/4 for the first of four shards`},
+		{[]string{"plan", "apply", "check"}, "--max-changes", "lots", "N|P%", `--max-changes: "lots" is not a count (e.g. 500) or a percentage from 0% to 100% (e.g. 5%)`},
+		{[]string{"apply"}, "--max-changes", "101%", "N|P%", `--max-changes: "101%" is not a count (e.g. 500) or a percentage from 0% to 100% (e.g. 5%)`},
+		{[]string{"apply"}, "--max-changes", "-1", "N|P%", `--max-changes: "-1" is not a count (e.g. 500) or a percentage from 0% to 100% (e.g. 5%)`},
+	}
+	for _, tt := range tests {
+		for _, cmd := range tt.cmds {
+			args := []string{cmd, tt.flag, tt.bad, "stray"}
+			code, stdout, stderr := helpOf(args...)
+			want := "bulksync " + cmd + ": usage error: " + tt.error + "\n"
+			if code != 2 || stderr != want || stdout != "" {
+				t.Errorf("bulksync %q: exit %d, stderr %q, stdout %q; want exit 2, stderr %q", args, code, stderr, stdout, want)
+			}
+			_, _, help := helpOf(cmd, "-h")
+			if !strings.Contains(help, "  "+tt.flag+" "+tt.form+"\n") {
+				t.Errorf("bulksync %s -h does not show %s %s:\n%s", cmd, tt.flag, tt.form, help)
+			}
+		}
+	}
+	// Good values parse into what the run uses.
+	var o syncOptions
+	e := &env{stderr: &bytes.Buffer{}}
+	fs := newFlagSet(e, "plan", "", "")
+	o.addFlags(fs, e)
+	if err := parseFlags(fs, []string{"--region", "gb", "--shard", "1/4", "--max-changes", "5%"}); err != nil {
+		t.Fatal(err)
+	}
+	if o.region != "gb" || o.shard != (sync.Shard{Index: 1, Count: 4}) || o.maxChanges.String() != "5%" {
+		t.Errorf("parsed region %q shard %v max-changes %v", o.region, o.shard, o.maxChanges)
+	}
+}
+
+// Every command that can run from cron takes --quiet, with one help text.
+func TestQuietOnEveryCronCommand(t *testing.T) {
+	for _, cmd := range []string{"plan", "apply", "check", "export", "undo", "runs"} {
+		_, _, help := helpOf(cmd, "-h")
+		if !strings.Contains(help, "  --quiet\n    \t"+strings.ReplaceAll(quietUsage, "\n", "\n    \t")+"\n") {
+			t.Errorf("bulksync %s -h does not show --quiet with its usage:\n%s", cmd, help)
 		}
 	}
 }

@@ -104,6 +104,9 @@ func run(args []string, e *env) int {
 		if c.name != args[0] {
 			continue
 		}
+		// With --log-format json, every record says which command
+		// wrote it, as the log lines do.
+		observe.NewConsole(e.stderr).With(slog.String("command", c.name))
 		ctx, hard, release := signalContexts(e.stderr)
 		defer release()
 		e.hard = hard
@@ -111,7 +114,7 @@ func run(args []string, e *env) int {
 		code := exitCode(err)
 		if err != nil && !errors.Is(err, errHelp) && !errors.Is(err, sync.ErrIncomplete) && !errors.Is(err, errReported) {
 			if con := observe.NewConsole(e.stderr); con.JSON() {
-				con.Record(slog.LevelError, err.Error(), slog.String("command", c.name), slog.Int("exit_code", code))
+				con.Record(slog.LevelError, err.Error(), slog.Int("exit_code", code))
 			} else {
 				fmt.Fprintf(e.stderr, "bulksync %s: %v\n", c.name, err)
 			}

@@ -27,12 +27,12 @@ type syncOptions struct {
 	maps          mapFlag
 	delimiter     string
 	encoding      string
-	region        string
+	region        string // checked: a supported ISO 3166 code
 	regionColumn  string
 	empty         string
 	onDuplicate   string
 	createMissing bool
-	maxChanges    string
+	maxChanges    sync.ChangeLimit
 	baseURL       string
 	apiKeyFile    string
 	timeout       time.Duration
@@ -41,7 +41,7 @@ type syncOptions struct {
 	state         string
 	respectEdits  bool
 	reportAbsent  bool
-	shard         string
+	shard         sync.Shard
 	planOut       string            // plan only
 	show          int               // plan only: changed rows printed
 	planIn        string            // apply only
@@ -49,7 +49,7 @@ type syncOptions struct {
 	obs           observe.Options   // progress, logs, metrics
 }
 
-func (o *syncOptions) addFlags(fs *flag.FlagSet) {
+func (o *syncOptions) addFlags(fs *flag.FlagSet, e *env) {
 	fs.StringVar(&o.input, "input", "", "CSV or .xlsx export to read (\"-\" for standard input)")
 	cliflag.Choice(fs, &o.format, "format", "auto", sync.InputFormats, "input format; auto: an .xlsx workbook is told by its content, not its name")
 	fs.StringVar(&o.sheet, "sheet", "", "xlsx: the sheet to read (default: the first)")
@@ -60,15 +60,15 @@ func (o *syncOptions) addFlags(fs *flag.FlagSet) {
 	fs.Var(&o.maps, "map", "read a field from another column: `field=Column` (repeatable; fields: phone_number, first_name, last_name, image_url;\nregion=Column is --region-column)")
 	cliflag.Choice(fs, &o.delimiter, "delimiter", "", sync.Delimiters, "CSV cell delimiter (default: detected from the header)")
 	cliflag.Choice(fs, &o.encoding, "encoding", "auto", sync.Encodings, "CSV encoding; auto: UTF-16 if the file starts with its byte-order mark, windows-1252 if its first MiB is not\nvalid UTF-8, otherwise UTF-8")
-	fs.StringVar(&o.region, "region", "US", "region for phone numbers written without a country code (ISO 3166),\nwhere the row has no country")
+	cliflag.Value(fs, &o.region, "region", "CODE", "US", parseRegion, "region for phone numbers written without a country code, where the row has no country:\nan ISO 3166 code such as US, GB, DE")
 	fs.StringVar(&o.regionColumn, "region-column", "", "column holding each row's country (a name such as United Kingdom, or an ISO code such as GB)\nfor its numbers written without +; presets read HubSpot's Country/Region, Salesforce's\nMailingCountryCode/MailingCountry, generic country_code/country")
 	cliflag.Choice(fs, &o.empty, "empty", "keep", sync.EmptyPolicies, "what a blank cell means: keep (leave the card's value) or clear")
 	cliflag.Choice(fs, &o.onDuplicate, "on-duplicate", "error", sync.DuplicatePolicies, "a phone number on several records: error (apply none), first or last")
 	fs.BoolVar(&o.createMissing, "create-missing", false, "create cards for numbers that have none")
-	fs.StringVar(&o.maxChanges, "max-changes", "", "abort before any write when the plan has more changes than N or P% of the records")
+	cliflag.Value(fs, &o.maxChanges, "max-changes", "N|P%", "", sync.ParseChangeLimit, "abort before any write when the plan has more changes than N (e.g. 500) or P% of the records\n(e.g. 5%, from 0% to 100%)")
 	fs.StringVar(&o.baseURL, "base-url", "", "Linq API base URL (default $LINQ_API_V3_BASE_URL or "+sync.DefaultBaseURL+")")
 	fs.StringVar(&o.apiKeyFile, "api-key-file", "", "file holding the API key (default: $LINQ_API_V3_API_KEY)")
-	fs.StringVar(&o.shard, "shard", "", "i/n: only the records of shard i of n (0-based), by a stable hash of the phone number;\neach shard has its own report and state")
+	cliflag.Value(fs, &o.shard, "shard", "i/n", "", sync.ParseShard, "only the records of shard i of n (0 <= i < n, e.g. 0/4), by a stable hash of the phone number;\neach shard has its own report and state")
 	fs.StringVar(&o.state, "state", "", "state database (default $XDG_STATE_HOME/bulksync/<account>.db)")
 	fs.BoolVar(&o.reportAbsent, "report-absent", false, "add a report row (action absent, result skipped, empty line) for each live card no record names;\nthe summary counts them either way, and nothing is sent for them")
 	fs.BoolVar(&o.respectEdits, "respect-manual-edits", false, "leave fields edited in Linq since bulksync set them alone, unless the export changed them too")
@@ -81,6 +81,16 @@ func (o *syncOptions) addFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.apply.BackoffBase, "backoff-base", o.apply.BackoffBase, "first retry waits up to this long; doubles per attempt")
 	fs.DurationVar(&o.apply.BackoffMax, "backoff-max", o.apply.BackoffMax, "longest wait between attempts (Retry-After may ask for more)")
 	o.obs.AddFlags(fs)
+	addQuiet(fs, e, &o.obs.Quiet)
+}
+
+// parseRegion checks --region; the value stays as given (Normalize
+// upper-cases it).
+func parseRegion(s string) (string, error) {
+	if s == "" {
+		return "", fmt.Errorf("%w: --region: empty; use an ISO 3166 code such as US, GB, DE", sync.ErrUsage)
+	}
+	return s, sync.CheckRegion(s)
 }
 
 // mapFlag collects --map field=Column.
@@ -122,14 +132,6 @@ func (o *syncOptions) job(e *env, dryRun bool) (*sync.Job, error) {
 	if err != nil {
 		return nil, err
 	}
-	limit, err := sync.ParseChangeLimit(o.maxChanges)
-	if err != nil {
-		return nil, err
-	}
-	shard, err := sync.ParseShard(o.shard)
-	if err != nil {
-		return nil, err
-	}
 	preset := o.preset
 	if preset == "auto" {
 		preset = ""
@@ -154,9 +156,9 @@ func (o *syncOptions) job(e *env, dryRun bool) (*sync.Job, error) {
 		Source:          sync.SourceOptions{Format: o.format, Sheet: o.sheet, Preset: preset, Map: o.maps, Delimiter: delim, Encoding: o.encoding},
 		Normalize:       sync.NormalizeOptions{Region: o.region},
 		Plan:            sync.PlanOptions{Empty: empty, OnDuplicate: dup, CreateMissing: o.createMissing, RespectManualEdits: o.respectEdits},
-		MaxChanges:      limit,
+		MaxChanges:      o.maxChanges,
 		Apply:           o.apply,
-		Shard:           shard,
+		Shard:           o.shard,
 		SnapshotTimeout: o.timeout,
 		MaxDuration:     o.maxDuration,
 		ReportAbsent:    o.reportAbsent,
@@ -167,11 +169,6 @@ func (o *syncOptions) job(e *env, dryRun bool) (*sync.Job, error) {
 // which is validated before anything else happens (exit 2 means nothing
 // was sent and no file was touched), then watched while it runs.
 func runSync(ctx context.Context, e *env, o *syncOptions, command string) (runErr error) {
-	if o.obs.Quiet && e.held != nil {
-		// Nothing reaches the terminal (or cron's mail) unless the run
-		// fails: main releases it when the exit code is not 0.
-		e.held.hold()
-	}
 	if err := o.obs.Check(); err != nil {
 		return err
 	}

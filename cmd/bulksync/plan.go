@@ -15,7 +15,7 @@ func runPlan(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "plan", "bulksync plan --input EXPORT.csv [--report REPORT.csv] [flags]",
 		"Reads the export, compares it with the live cards and writes, row by row, what apply would do.\nNothing is written to Linq.")
 	helpWithExitStatus(fs)
-	o.addFlags(fs)
+	o.addFlags(fs, e)
 	fs.StringVar(&o.planOut, "out", "", "also save the plan to this file, for 'apply --plan' after review")
 	fs.IntVar(&o.show, "show", 20, "print the first N rows that change a card on standard output; 0 prints none")
 	if err := parseFlags(fs, args); err != nil {
@@ -51,19 +51,26 @@ func helpWithExitStatus(fs *flag.FlagSet) {
 
 // parseFlags parses a command's flags; stray arguments are an error, since
 // a misplaced flag value is the usual cause. A bad value is reported at
-// once, in one line, before anything else is looked at.
+// once, in one line, before anything else is looked at. With --quiet, the
+// command's output is held from here on.
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	if err := cliflag.Parse(fs, args); err != nil {
-		switch {
-		case errors.Is(err, flag.ErrHelp):
-			return errHelp
-		case errors.Is(err, sync.ErrUsage):
-			return err
-		}
-		return fmt.Errorf("%w: %v ('bulksync %s -h' lists the flags)", sync.ErrUsage, err, fs.Name())
+		return flagError(fs, err)
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected argument %q (flags come as --name value)", sync.ErrUsage, fs.Arg(0))
 	}
+	holdIfQuiet(fs)
 	return nil
+}
+
+// flagError is the error of cliflag.Parse as a command returns it.
+func flagError(fs *flag.FlagSet, err error) error {
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return errHelp
+	case errors.Is(err, sync.ErrUsage):
+		return err
+	}
+	return fmt.Errorf("%w: %v ('bulksync %s -h' lists the flags)", sync.ErrUsage, err, fs.Name())
 }

@@ -1,18 +1,67 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"io"
+	"strconv"
 	stdsync "sync"
 )
+
+// quietUsage is --quiet's help, the same for every command that has it.
+const quietUsage = "print nothing at all (stdout and stderr) unless the exit code is not 0; then everything, up to 1 MiB:\ncron mails only on trouble (no progress bar or stats lines either)"
+
+// quietFlag is --quiet, one flag for every command that takes it (plan,
+// apply, check, export, undo, runs): parseFlags starts holding the
+// output once the command line has parsed with --quiet, and main releases
+// it, or drops it, when the exit code is known. Until then nothing has
+// been printed: a command prints nothing before its flags are parsed.
+type quietFlag struct {
+	p    *bool
+	held *heldOutput // nil: nothing to hold (the demo's inner runs)
+}
+
+// addQuiet defines --quiet on fs, stored in *p.
+func addQuiet(fs *flag.FlagSet, e *env, p *bool) {
+	fs.Var(quietFlag{p, e.held}, "quiet", quietUsage)
+}
+
+func (q quietFlag) String() string {
+	if q.p == nil { // the zero value flag.isZeroValue makes
+		return "false"
+	}
+	return strconv.FormatBool(*q.p)
+}
+
+func (q quietFlag) Set(s string) error {
+	v, err := strconv.ParseBool(s)
+	if err != nil {
+		return fmt.Errorf("want true or false, or --quiet alone")
+	}
+	*q.p = v
+	return nil
+}
+
+func (q quietFlag) IsBoolFlag() bool { return true }
+
+// holdIfQuiet starts holding the output of a command whose --quiet is set.
+func holdIfQuiet(fs *flag.FlagSet) {
+	f := fs.Lookup("quiet")
+	if f == nil {
+		return
+	}
+	if q, ok := f.Value.(quietFlag); ok && *q.p && q.held != nil {
+		q.held.hold()
+	}
+}
 
 // holdCap is the most --quiet keeps of a run's output. A failing run of
 // 100,000 rows logs a line per failed row; the head says what went wrong,
 // and the report has every row.
 const holdCap = 1 << 20
 
-// heldOutput is --quiet: plan and apply print nothing at all unless the
-// run fails. Cron mails whatever a job prints, so a nightly run that
+// heldOutput is --quiet: a command prints nothing at all unless it
+// fails. Cron mails whatever a job prints, so a nightly run that
 // prints its summary mails every night and the mail that matters drowns;
 // held output reaches the terminal (and the mail) only when the exit code
 // is not 0. Standard output and standard error are kept in one list, so

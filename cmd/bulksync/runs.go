@@ -28,6 +28,8 @@ func runRuns(ctx context.Context, e *env, args []string) error {
 	state := fs.String("state", "", "state database (default: the account's, from LINQ_API_V3_BASE_URL and the API key)")
 	baseURL := fs.String("base-url", "", "Linq API base URL, to find the account's state")
 	apiKeyFile := fs.String("api-key-file", "", "file holding the API key, to find the account's state")
+	var quiet bool
+	addQuiet(fs, e, &quiet)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

@@ -115,12 +115,21 @@ func cmdXLSXFormulas(ts *testscript.TestScript, neg bool, args []string) {
 	fmt.Fprintf(ts.Stdout(), "%d formulas\n", n)
 }
 
-// jsonlines FILE: FILE (or stdout, stderr: the last command's) has at
-// least one line, and each line is one JSON object, as --log-format json
-// promises for standard error.
+// jsonlines FILE [key=value...]: FILE (or stdout, stderr: the last
+// command's) has at least one line, and each line is one JSON object, as
+// --log-format json promises for standard error; each has every key given,
+// with that value (as fmt prints it).
 func checkJSONLines(ts *testscript.TestScript, args []string) error {
-	if len(args) != 1 {
-		ts.Fatalf("usage: jsonlines FILE|stdout|stderr")
+	if len(args) < 1 {
+		ts.Fatalf("usage: jsonlines FILE|stdout|stderr [key=value...]")
+	}
+	want := map[string]string{}
+	for _, kv := range args[1:] {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			ts.Fatalf("jsonlines: %q is not key=value", kv)
+		}
+		want[k] = v
 	}
 	text := ts.ReadFile(args[0])
 	if text == "" {
@@ -130,6 +139,15 @@ func checkJSONLines(ts *testscript.TestScript, args []string) error {
 		var obj map[string]any
 		if err := json.Unmarshal([]byte(line), &obj); err != nil {
 			return fmt.Errorf("%s line %d is not a JSON object (%v): %q", args[0], i+1, err, line)
+		}
+		for k, v := range want {
+			got, ok := obj[k]
+			switch {
+			case !ok:
+				return fmt.Errorf("%s line %d has no %s: %q", args[0], i+1, k, line)
+			case fmt.Sprint(got) != v:
+				return fmt.Errorf("%s line %d: %s is %v, want %s: %q", args[0], i+1, k, got, v, line)
+			}
 		}
 	}
 	return nil

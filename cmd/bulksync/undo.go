@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/bulksync/bulksync/internal/atomicfile"
+	"github.com/bulksync/bulksync/internal/cliflag"
 	"github.com/bulksync/bulksync/internal/htmlreport"
 	"github.com/bulksync/bulksync/sync"
 )
@@ -26,23 +26,24 @@ func runUndo(ctx context.Context, e *env, args []string) error {
 	out := fl.String("out", "", "file to write the plan to (replaced whole; 0600)")
 	html := fl.String("html", "", "also write the plan as one self-contained HTML page for review (as plan --html)")
 	state := fl.String("state", "", "state database the run recorded into (default $XDG_STATE_HOME/bulksync/<account>.db)")
-	shardFlag := fl.String("shard", "", "i/n: the run was one shard of an export, with that shard's default state")
+	var shard sync.Shard
+	cliflag.Value(fl, &shard, "shard", "i/n", "", sync.ParseShard, "the run was shard i of n of an export (e.g. 0/4), with that shard's default state")
 	var read readFlags
 	read.addFlags(fl)
+	var quiet bool
+	addQuiet(fl, e, &quiet)
 	// RUN may come before the flags, after them or between them.
 	var pos []string
 	for {
-		if err := fl.Parse(args); err != nil {
-			if err == flag.ErrHelp {
-				return errHelp
-			}
-			return fmt.Errorf("%w: %v", sync.ErrUsage, err)
+		if err := cliflag.Parse(fl, args); err != nil {
+			return flagError(fl, err)
 		}
 		if args = fl.Args(); len(args) == 0 {
 			break
 		}
 		pos, args = append(pos, args[0]), args[1:]
 	}
+	holdIfQuiet(fl)
 	if len(pos) > 1 {
 		return fmt.Errorf("%w: unexpected argument %q: undo takes one RUN (flags come as --name value)", sync.ErrUsage, pos[1])
 	}
@@ -64,10 +65,6 @@ func runUndo(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	client, account, err := read.connect(e)
-	if err != nil {
-		return err
-	}
-	shard, err := sync.ParseShard(*shardFlag)
 	if err != nil {
 		return err
 	}

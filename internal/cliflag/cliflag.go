@@ -50,9 +50,56 @@ func Choice(fs *flag.FlagSet, p *string, name, value string, choices sync.Choice
 	fs.Var(&choice{p: p, choices: choices}, name, usage)
 }
 
+// parsed is a flag whose text parse turns into a value, checked as the
+// command line is parsed.
+type parsed[T any] struct {
+	p     *T
+	text  string // as given, for String and help's default
+	form  string // what help shows in place of a type: "i/n"
+	parse func(string) (T, error)
+	err   error
+}
+
+func (v *parsed[T]) String() string { return v.text }
+
+func (v *parsed[T]) Set(s string) error {
+	x, err := v.parse(s)
+	v.err = err
+	if err != nil {
+		return err
+	}
+	*v.p, v.text = x, s
+	return nil
+}
+
+// Value defines a flag whose text parse turns into *p as the command line
+// is parsed, so that a bad value is a usage error before anything runs.
+// parse's error names the flag and the forms it takes. form is what help
+// shows in place of a type ("--shard i/n"); value is the default, parsed
+// now: it must parse.
+func Value[T any](fs *flag.FlagSet, p *T, name, form, value string, parse func(string) (T, error), usage string) {
+	v := &parsed[T]{p: p, form: form, parse: parse}
+	if err := v.Set(value); err != nil {
+		panic(fmt.Sprintf("cliflag: default of --%s: %v", name, err))
+	}
+	fs.Var(v, name, usage)
+}
+
+// badValue is a flag that kept why its last Set failed.
+type badValue interface{ setErr() error }
+
+func (c *choice) setErr() error    { return c.err }
+func (v *parsed[T]) setErr() error { return v.err }
+
+// formed is a flag whose help shows its form in place of its type.
+type formed interface{ helpForm() string }
+
+func (c *choice) helpForm() string    { return strings.Join(c.choices.Values, "|") }
+func (v *parsed[T]) helpForm() string { return v.form }
+
 // Parse parses args into fs. Unlike fs.Parse it prints nothing on an
-// error, which the caller prints once; the error of a bad choice is its
-// Parse's own, naming the flag and the allowed values; the flag package's
+// error, which the caller prints once; the error of a bad choice or Value
+// is its parse function's own, naming the flag and the allowed values; the flag package's
 // other errors name flags as --name. On -h or --help it prints fs's help
 // and returns flag.ErrHelp.
 func Parse(fs *flag.FlagSet, args []string) error {
@@ -74,8 +121,8 @@ func Parse(fs *flag.FlagSet, args []string) error {
 	}
 	var bad error
 	fs.VisitAll(func(f *flag.Flag) {
-		if c, ok := f.Value.(*choice); ok && c.err != nil {
-			bad = c.err
+		if b, ok := f.Value.(badValue); ok && b.setErr() != nil {
+			bad = b.setErr()
 		}
 	})
 	if bad != nil {
@@ -93,18 +140,21 @@ var dashes = strings.NewReplacer(
 )
 
 // PrintDefaults prints fs's flags as flag.PrintDefaults does, but as
-// --name, and with a choice's values in place of its type:
+// --name, and with a choice's values or a Value's form in place of its
+// type:
 //
 //	--input string
 //	  	CSV or .xlsx export to read
 //	--empty keep|clear
 //	  	what a blank cell means (default keep)
+//	--shard i/n
+//	  	only the records of shard i of n
 func PrintDefaults(fs *flag.FlagSet) {
 	w := fs.Output()
 	fs.VisitAll(func(f *flag.Flag) {
 		arg, usage := flag.UnquoteUsage(f)
-		if c, ok := f.Value.(*choice); ok {
-			arg = strings.Join(c.choices.Values, "|")
+		if v, ok := f.Value.(formed); ok {
+			arg = v.helpForm()
 		}
 		line := "  --" + f.Name
 		if arg != "" {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	stdsync "sync"
 	"sync/atomic"
 
@@ -30,31 +31,82 @@ type Console struct {
 	// writes here (summary, stats, notices, the final error) is a JSON
 	// record, so that a log collector can parse every line.
 	// It is atomic: the signal notice is written from another goroutine.
-	records atomic.Pointer[slog.Logger]
+	records atomic.Pointer[recorder]
+	setMu   stdsync.Mutex // SetFormat and With
+	format  string
+	attrs   []slog.Attr // on every record: the command, the shard (With)
+}
+
+// recorder writes the JSON records; keys are those of the attrs it puts on
+// every record.
+type recorder struct {
+	log  *slog.Logger
+	keys []string
 }
 
 // SetFormat says how lines outside the logger are written: "json" makes
 // each one a JSON record; anything else keeps text.
 func (c *Console) SetFormat(format string) {
-	if format != "json" {
+	c.setMu.Lock()
+	defer c.setMu.Unlock()
+	c.format = format
+	c.setRecorder()
+}
+
+func (c *Console) setRecorder() {
+	if c.format != "json" {
 		c.records.Store(nil)
 		return
 	}
 	// Level debug: these records are not subject to --log-level. The
 	// summary, the final error and the stats lines are what a run prints
 	// at every level in text, and JSON must not lose them.
-	c.records.Store(slog.New(slog.NewJSONHandler(c, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	r := &recorder{log: slog.New(slog.NewJSONHandler(c, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	var args []any
+	for _, a := range c.attrs {
+		args = append(args, a)
+		r.keys = append(r.keys, a.Key)
+	}
+	r.log = r.log.With(args...)
+	c.records.Store(r)
+}
+
+// With puts attrs on every record from now on, as the run's logger has
+// them: a log collector selects a run's lines by command (and shard), the
+// stats and the summary included. An attr replaces one of the same key.
+func (c *Console) With(attrs ...slog.Attr) {
+	c.setMu.Lock()
+	defer c.setMu.Unlock()
+	for _, a := range attrs {
+		i := slices.IndexFunc(c.attrs, func(b slog.Attr) bool { return b.Key == a.Key })
+		if i < 0 {
+			c.attrs = append(c.attrs, a)
+		} else {
+			c.attrs[i] = a
+		}
+	}
+	c.setRecorder()
 }
 
 // JSON reports whether the console writes JSON records.
 func (c *Console) JSON() bool { return c.records.Load() != nil }
 
 // Record writes one JSON record, whatever --log-level; in text mode it
-// writes nothing (callers print their text form instead).
+// writes nothing (callers print their text form instead). An attr of a
+// key the console already puts on every record (With) is left out: a
+// JSON object with a key twice is one that many parsers take half of.
 func (c *Console) Record(level slog.Level, msg string, attrs ...slog.Attr) {
-	if r := c.records.Load(); r != nil {
-		r.LogAttrs(context.Background(), level, msg, attrs...)
+	r := c.records.Load()
+	if r == nil {
+		return
 	}
+	own := attrs[:0:0]
+	for _, a := range attrs {
+		if !slices.Contains(r.keys, a.Key) {
+			own = append(own, a)
+		}
+	}
+	r.log.LogAttrs(context.Background(), level, msg, own...)
 }
 
 // Notice prints a line of bulksync's own, outside the log: in text

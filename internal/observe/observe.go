@@ -23,7 +23,7 @@ import (
 // Options are the flags for watching a run: progress, logs and metrics.
 // Empty log settings mean the defaults, for runs built without flags (demo).
 type Options struct {
-	Quiet         bool // no progress display; cmd/bulksync also holds all output (--quiet)
+	Quiet         bool // no progress display; cmd/bulksync defines --quiet, and holds all output
 	StatsInterval time.Duration
 	LogFormat     string
 	LogLevel      string
@@ -33,9 +33,9 @@ type Options struct {
 
 const defaultStatsInterval = 30 * time.Second
 
-// AddFlags defines the options' flags on fs.
+// AddFlags defines the options' flags on fs, all but --quiet, which
+// cmd/bulksync defines for every command that has it.
 func (o *Options) AddFlags(fs *flag.FlagSet) {
-	fs.BoolVar(&o.Quiet, "quiet", false, "print nothing at all (stdout and stderr) unless the exit code is not 0; then everything, up to 1 MiB,\nfor cron mail only on trouble; no progress bar or stats lines")
 	fs.DurationVar(&o.StatsInterval, "stats-interval", defaultStatsInterval, "when standard error is not a terminal (cron), print a stats line this often")
 	cliflag.Choice(fs, &o.LogFormat, "log-format", "text", LogFormats, "log format on standard error")
 	cliflag.Choice(fs, &o.LogLevel, "log-level", defaultLogLevel, LogLevels, "log level: debug (every request), info (retries, rows not synced), warn (failed rows) or error")
@@ -59,8 +59,6 @@ type Observer struct {
 // beside its rows and attempts.
 func (obs *Observer) Log() *slog.Logger { return obs.log }
 
-// Start checks the options and starts the progress display on stderr.
-// command is plan or apply; shardFlag is --shard as given; rate is --rate.
 // Check validates the flags, naming the one at fault, without starting
 // anything.
 func (o *Options) Check() error {
@@ -73,9 +71,17 @@ func (o *Options) Check() error {
 	return checkPushgateway(o.Pushgateway)
 }
 
-func Start(stderr io.Writer, o *Options, command, shardFlag string, rate float64) (*Observer, error) {
+// Start checks the options and starts the progress display on stderr.
+// command is plan or apply; rate is --rate. Every line the run writes
+// there carries the command and the shard: log lines, and with
+// --log-format json the stats, summary and error records too.
+func Start(stderr io.Writer, o *Options, command string, shard sync.Shard, rate float64) (*Observer, error) {
 	con := NewConsole(stderr)
 	con.SetFormat(o.LogFormat)
+	con.With(slog.String("command", command))
+	if shard.Count > 0 {
+		con.With(slog.String("shard", shard.String()))
+	}
 	log, err := newLogger(con, o.LogFormat, o.LogLevel)
 	if err != nil {
 		return nil, err
@@ -85,10 +91,6 @@ func Start(stderr io.Writer, o *Options, command, shardFlag string, rate float64
 		return nil, fmt.Errorf("%w: --stats-interval: must be more than 0, such as 30s or 5m; got %v", sync.ErrUsage, interval)
 	}
 	if err := checkPushgateway(o.Pushgateway); err != nil {
-		return nil, err
-	}
-	shard, err := sync.ParseShard(shardFlag)
-	if err != nil {
 		return nil, err
 	}
 	log = log.With("command", command)
@@ -105,7 +107,6 @@ func Start(stderr io.Writer, o *Options, command, shardFlag string, rate float64
 		// No bar with JSON logs: every line must parse, so stats
 		// lines (records) take its place even on a terminal.
 		obs.progress = newProgress(con, prefix, command == "apply", con.tty && !con.JSON(), interval, rate, obs.started)
-		obs.progress.shard = shard.String()
 		obs.progress.start()
 		events = append(events, obs.progress)
 	}

@@ -25,7 +25,6 @@ const barTick = 200 * time.Millisecond
 type progress struct {
 	con      *Console
 	prefix   string // "bulksync", or "bulksync shard 1/4"
-	shard    string // "1/4", or "" without --shard: an attribute of JSON stats
 	apply    bool   // show the limiter's rate: plan sends no request
 	bar      bool   // draw a bar rather than stats lines
 	interval time.Duration
@@ -133,18 +132,15 @@ func (p *progress) draw(now time.Time) {
 // statsRecord is statsLine as a JSON record (msg "stats"), for
 // --log-format json.
 func (p *progress) statsRecord(now time.Time) {
-	var attrs []slog.Attr
-	if p.shard != "" {
-		attrs = append(attrs, slog.String("shard", p.shard))
-	}
+	// The console adds the command and the shard.
 	total := p.total.Load()
 	if total < 0 {
-		p.con.Record(slog.LevelInfo, "planning: reading the export and the live cards", attrs...)
+		p.con.Record(slog.LevelInfo, "planning: reading the export and the live cards")
 		return
 	}
 	done, rate := p.advance(now)
-	attrs = append(attrs, slog.Int64("done", done), slog.Int64("total", total),
-		slog.Float64("rows_per_second", math.Round(rate*10)/10), slog.Int64("failed", p.failed.Load()))
+	attrs := []slog.Attr{slog.Int64("done", done), slog.Int64("total", total),
+		slog.Float64("rows_per_second", math.Round(rate*10)/10), slog.Int64("failed", p.failed.Load())}
 	if p.apply {
 		attrs = append(attrs, slog.Float64("limiter_rate", math.Float64frombits(p.limiter.Load())))
 	}
