@@ -42,8 +42,8 @@ func FuzzReadAnswer(f *testing.F) {
 		if ans.status != status {
 			t.Fatalf("status %d read as %d", status, ans.status)
 		}
-		if ans.err != "" {
-			t.Fatalf("an answer read as no answer: %q", ans.err)
+		if ans.err != nil {
+			t.Fatalf("an answer read as no answer: %v", ans.err)
 		}
 		ok := status >= 200 && status < 300
 		if !ok && ans.apiErr == nil {

@@ -60,9 +60,9 @@ func (o ApplyOptions) Check() error {
 	return nil
 }
 
-// applier sends the changes of one run. Its goroutines are the errgroup
-// workers started by Run; they share the limiter and the stop signal.
-type applier struct {
+// sender sends the changes of one run. Its goroutines are the errgroup
+// workers started by runner.execute; they share the limiter and the stop signal.
+type sender struct {
 	events  Events
 	client  linq.ClientInterface
 	opts    ApplyOptions
@@ -86,7 +86,7 @@ type applier struct {
 
 // forbiddenAnswer counts a 403 and reports whether 403s now persist enough
 // to stop the run (forbiddenStreak).
-func (a *applier) forbiddenAnswer() bool {
+func (a *sender) forbiddenAnswer() bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.forbidden++
@@ -95,7 +95,7 @@ func (a *applier) forbiddenAnswer() bool {
 
 // wrote notes a successful write: the key may write, so the 403s before it
 // were about their numbers.
-func (a *applier) wrote() {
+func (a *sender) wrote() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.forbidden = 0
@@ -107,14 +107,17 @@ type answer struct {
 	apiErr  *APIError
 	card    *Card  // the card the API returned, on 2xx
 	traceID string // X-Trace-ID of a 2xx
-	err     string // no answer: transport error or timeout
+	err     error  // no answer: transport error or timeout; its message goes in the report
 }
 
 func (a answer) message() string {
 	if a.apiErr != nil {
 		return a.apiErr.Message
 	}
-	return a.err
+	if a.err != nil {
+		return a.err.Error()
+	}
+	return ""
 }
 
 func (a answer) code() int {
@@ -132,16 +135,16 @@ func (a answer) class(create bool) Class {
 	return Classify(a.status, 0, create)
 }
 
-// apply carries one change out, retrying as its class allows, and returns
+// sendChange carries one change out, retrying as its class allows, and returns
 // its outcome. It never returns an error: a failed row is a report row.
-func (a *applier) apply(ctx context.Context, c *Change) Outcome {
+func (a *sender) sendChange(ctx context.Context, c *Change) Outcome {
 	start := time.Now()
 	o := a.attempts(ctx, c)
 	o.Duration = time.Since(start)
 	return o
 }
 
-func (a *applier) attempts(ctx context.Context, c *Change) Outcome {
+func (a *sender) attempts(ctx context.Context, c *Change) Outcome {
 	create := c.Action == ActionCreate
 	fields := c.Fields
 	var o Outcome
@@ -192,11 +195,11 @@ func (a *applier) attempts(ctx context.Context, c *Change) Outcome {
 		method := http.MethodPatch
 		switch {
 		case reread:
-			method, last = http.MethodGet, a.get(ctx, c.Phone)
+			method, last = http.MethodGet, a.getCard(ctx, c.Phone)
 		case create:
-			method, last = http.MethodPost, a.send(ctx, c.Phone, fields, true)
+			method, last = http.MethodPost, a.sendCard(ctx, c.Phone, fields, true)
 		default:
-			last = a.send(ctx, c.Phone, fields, false)
+			last = a.sendCard(ctx, c.Phone, fields, false)
 		}
 		class := last.class(create && !reread)
 		// Every answer but a 429 shows the rate the server takes.
@@ -208,7 +211,7 @@ func (a *applier) attempts(ctx context.Context, c *Change) Outcome {
 		default:
 			a.limiter.Done(sent, attemptLost)
 		}
-		if last.err != "" && ctx.Err() != nil {
+		if last.err != nil && ctx.Err() != nil {
 			// The run was cancelled hard: this answer is lost, not failed.
 			return failedOutcome(o, last, "interrupted while the request was in flight; the card may or may not have changed")
 		}
@@ -362,7 +365,7 @@ func checkAnswer(phone string, sent []fieldChange, card Card) string {
 }
 
 // stopped returns why the run stops, or nil.
-func (a *applier) stopped() error {
+func (a *sender) stopped() error {
 	if a.stop.Err() == nil {
 		return nil
 	}
@@ -371,7 +374,7 @@ func (a *applier) stopped() error {
 
 // stoppedOutcome is the outcome of a change the stop caught before its next
 // attempt: skipped when nothing was sent, failed otherwise.
-func (a *applier) stoppedOutcome(o Outcome, last answer, cause error) Outcome {
+func (a *sender) stoppedOutcome(o Outcome, last answer, cause error) Outcome {
 	if o.Attempts == 0 {
 		o.Result = ResultSkipped
 		o.Message = "not attempted: " + cause.Error()
@@ -384,11 +387,8 @@ func failedOutcome(o Outcome, last answer, prefix string) Outcome {
 	o.Result = ResultFailed
 	o.HTTPStatus = last.status
 	o.TraceID = traceOf(last)
-	msg := last.err
-	if last.apiErr != nil {
-		o.ErrorCode = last.apiErr.Code
-		msg = last.apiErr.Message
-	}
+	o.ErrorCode = last.code()
+	msg := last.message()
 	switch {
 	case prefix != "" && msg != "":
 		o.Message = prefix + ": " + msg
@@ -417,7 +417,7 @@ func fieldNames(fs []fieldChange) []string {
 
 // retryWait is how long to wait before retrying a throttled or transient
 // answer: the server's wish when it gave one, otherwise backoff.
-func (a *applier) retryWait(last answer, attempt int, throttled bool) time.Duration {
+func (a *sender) retryWait(last answer, attempt int, throttled bool) time.Duration {
 	wait := a.backoff(attempt)
 	if last.apiErr == nil || last.apiErr.RetryAfter <= 0 {
 		return wait
@@ -434,7 +434,7 @@ func (a *applier) retryWait(last answer, attempt int, throttled bool) time.Durat
 
 // backoff is exponential with full jitter: a random wait up to
 // base·2^(attempt-1), capped, so retries of many rows spread out.
-func (a *applier) backoff(attempt int) time.Duration {
+func (a *sender) backoff(attempt int) time.Duration {
 	ceiling := a.opts.BackoffBase << min(attempt-1, 20)
 	if ceiling <= 0 || ceiling > a.opts.BackoffMax {
 		ceiling = a.opts.BackoffMax
@@ -442,9 +442,9 @@ func (a *applier) backoff(attempt int) time.Duration {
 	return time.Duration(rand.Int64N(int64(ceiling) + 1))
 }
 
-// send makes one request: POST with every field for a create, PATCH with
+// sendCard makes one request: POST with every field for a create, PATCH with
 // only the changed fields for an update.
-func (a *applier) send(ctx context.Context, phone string, fields []fieldChange, create bool) answer {
+func (a *sender) sendCard(ctx context.Context, phone string, fields []fieldChange, create bool) answer {
 	ctx, cancel := context.WithTimeout(ctx, a.opts.RequestTimeout)
 	defer cancel()
 	var resp *http.Response
@@ -481,8 +481,8 @@ func (a *applier) send(ctx context.Context, phone string, fields []fieldChange, 
 	return readAnswer(ctx, resp, err, decodeSetCard)
 }
 
-// get reads one card, after a 409/2014.
-func (a *applier) get(ctx context.Context, phone string) answer {
+// getCard reads one card, after a 409/2014.
+func (a *sender) getCard(ctx context.Context, phone string) answer {
 	ctx, cancel := context.WithTimeout(ctx, a.opts.RequestTimeout)
 	defer cancel()
 	resp, err := a.client.ListContactCards(ctx, &linq.ListContactCardsParams{PhoneNumber: &phone})
@@ -503,14 +503,14 @@ const maxBody = 1 << 20
 func readAnswer(ctx context.Context, resp *http.Response, err error, decode func([]byte) (*Card, error)) answer {
 	if err != nil {
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return answer{err: "no answer within --request-timeout"}
+			return answer{err: errors.New("no answer within --request-timeout")}
 		}
-		return answer{err: "no answer: " + err.Error()}
+		return answer{err: fmt.Errorf("no answer: %w", err)}
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
-		return answer{err: "answer cut off: " + err.Error()}
+		return answer{err: fmt.Errorf("answer cut off: %w", err)}
 	}
 	ans := answer{status: resp.StatusCode}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {

@@ -244,7 +244,7 @@ func (j *Job) Run(hard, stop context.Context) (runErr error) {
 	}()
 
 	r := &runner{
-		maxChanges: j.MaxChanges, dryRun: j.DryRun, apply: j.Apply, plan: j.Plan,
+		maxChanges: j.MaxChanges, dryRun: j.DryRun, requests: j.Apply, plan: j.Plan,
 		stop: stop, snapshotTimeout: j.SnapshotTimeout, client: j.client,
 		report: out.reportWriter, summary: j.summary, state: state, shard: j.Shard,
 		events: j.Events, log: j.Log, reportAbsent: j.ReportAbsent,

@@ -16,8 +16,8 @@ import (
 // (changes.go). Job.Run fills it.
 type runner struct {
 	maxChanges ChangeLimit
-	dryRun     bool // plan only: no write request is sent
-	apply      ApplyOptions
+	dryRun     bool         // plan only: no write request is sent
+	requests   ApplyOptions // how requests are made: the snapshot's and the writes'
 	plan       PlanOptions
 	// stop, when done, stops the run gracefully: no new request starts,
 	// requests in flight finish, and the rest of the records are reported
@@ -151,14 +151,14 @@ func (r *runner) run(ctx context.Context, src changeSource) error {
 func (r *runner) execute(ctx context.Context, changes func(each func(Change) error) error) error {
 	stop, stopWith := context.WithCancelCause(r.stop)
 	defer stopWith(nil)
-	a := &applier{
+	a := &sender{
 		events:   r.events,
 		client:   r.client.ClientInterface,
-		opts:     r.apply,
+		opts:     r.requests,
 		plan:     r.plan,
 		state:    r.state,
-		limiter:  newLimiter(r.apply.Rate, time.Now),
-		slots:    make(chan struct{}, r.apply.Concurrency),
+		limiter:  newLimiter(r.requests.Rate, time.Now),
+		slots:    make(chan struct{}, r.requests.Concurrency),
 		stop:     stop,
 		stopWith: stopWith,
 		sleep:    sleepCtx,
@@ -166,9 +166,9 @@ func (r *runner) execute(ctx context.Context, changes func(each func(Change) err
 	g, gctx := errgroup.WithContext(ctx)
 	// More rows than request slots: a row waiting out a Retry-After holds
 	// no slot, and the rows behind it keep the connections busy.
-	g.SetLimit(rowsPerSlot * r.apply.Concurrency)
+	g.SetLimit(rowsPerSlot * r.requests.Concurrency)
 	// The report lists the rows in input order, however the requests end.
-	order := newReorder(r.report.Write, reorderPerSlot*r.apply.Concurrency)
+	order := newReorder(r.report.Write, reorderPerSlot*r.requests.Concurrency)
 	err := changes(func(c Change) error {
 		seq, err := order.take()
 		if err != nil {
@@ -181,9 +181,9 @@ func (r *runner) execute(ctx context.Context, changes func(each func(Change) err
 			return r.writeAt(order, seq, &c, a.stoppedOutcome(Outcome{}, answer{}, a.why(gctx)))
 		}
 		g.Go(func() error {
-			o := a.apply(ctx, &c)
+			o := a.sendChange(ctx, &c)
 			if o.Result == ResultOK && o.Card != nil && r.state != nil {
-				r.state.Record(&c, *o.Card)
+				r.state.SaveApplied(&c, *o.Card)
 			}
 			return r.writeAt(order, seq, &c, o)
 		})
@@ -205,7 +205,7 @@ func (r *runner) execute(ctx context.Context, changes func(each func(Change) err
 func (r *runner) snapshot(ctx context.Context) (map[string]Card, error) {
 	sctx, cancel := r.readContext(ctx)
 	defer cancel()
-	return FetchSnapshot(sctx, r.client.ClientInterface, r.apply.withDefaults(), r.events)
+	return FetchSnapshot(sctx, r.client.ClientInterface, r.requests.withDefaults(), r.events)
 }
 
 // readContext bounds one of the reads before planning (the live cards, the
@@ -251,7 +251,7 @@ func (r *runner) unplanned(runErr error, records func(each func(Change) error) e
 // three rows per slot are waiting at any time; eight leave room.
 const rowsPerSlot = 8
 
-// unsent is the outcome of a record apply does not send.
+// unsent is the outcome of a change execute does not send.
 func unsent(c *Change) Outcome {
 	if c.Action == ActionNoop {
 		return Outcome{Result: ResultOK}
@@ -260,7 +260,7 @@ func unsent(c *Change) Outcome {
 }
 
 // why names the reason no new request may start.
-func (a *applier) why(gctx context.Context) error {
+func (a *sender) why(gctx context.Context) error {
 	if cause := a.stopped(); cause != nil {
 		return cause
 	}
@@ -268,7 +268,7 @@ func (a *applier) why(gctx context.Context) error {
 }
 
 // abortErr is the run's error when it stopped early, wrapping ErrAborted.
-func (a *applier) abortErr(ctx context.Context) error {
+func (a *sender) abortErr(ctx context.Context) error {
 	if ctx.Err() != nil {
 		return fmt.Errorf("%w: interrupted; requests in flight were cancelled", ErrAborted)
 	}
@@ -299,7 +299,7 @@ func (r *runner) write(c *Change, o Outcome) error {
 	return r.writeAt(nil, 0, c, o)
 }
 
-// writeAt reports change number seq of apply's second pass: counted and
+// writeAt reports change number seq of execute's second pass: counted and
 // told to Events now, in the order the rows finish, so that progress, logs
 // and metrics follow the requests as they end (the HTML page sorts its
 // rows itself); written to the report in input order, through order.
@@ -332,7 +332,7 @@ func (r *runner) fetchLines(ctx context.Context) (*Lines, error) {
 	}
 	lctx, cancel := r.readContext(ctx)
 	defer cancel()
-	lines, err := FetchLines(lctx, r.client.ClientInterface, r.apply.withDefaults(), r.events)
+	lines, err := FetchLines(lctx, r.client.ClientInterface, r.requests.withDefaults(), r.events)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("%w: interrupted while reading the account's phone numbers", ErrAborted)

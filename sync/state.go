@@ -337,10 +337,10 @@ func (s *State) BeginRun(ctx context.Context, r RunInfo) error {
 	return nil
 }
 
-// Record notes a change the API confirmed, answering card: what is now
+// SaveApplied notes a change the API confirmed, answering card: what is now
 // applied, and what the card held before, for undo. It is safe for
 // concurrent use.
-func (s *State) Record(c *Change, card Card) {
+func (s *State) SaveApplied(c *Change, card Card) {
 	a := appliedAfter(c, card, c.Known)
 	a.At = time.Now()
 	rc := runChangeOf(c, card)
@@ -458,8 +458,8 @@ func (s *State) Close() error {
 	return err
 }
 
-// RunRecord is one line of the run history.
-type RunRecord struct {
+// RunEntry is one line of the run history.
+type RunEntry struct {
 	ID          int64          `json:"id"`
 	Command     string         `json:"command"`
 	Started     time.Time      `json:"started"`
@@ -474,13 +474,13 @@ type RunRecord struct {
 }
 
 // Runs returns the newest runs first.
-func (s *State) Runs(ctx context.Context, limit int) ([]RunRecord, error) {
+func (s *State) Runs(ctx context.Context, limit int) ([]RunEntry, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+runColumns+` FROM runs ORDER BY id DESC LIMIT ?`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("reading --state %s: %v", s.path, err)
 	}
 	defer rows.Close()
-	var out []RunRecord
+	var out []RunEntry
 	for rows.Next() {
 		r, err := scanRun(rows)
 		if err != nil {
@@ -494,12 +494,12 @@ func (s *State) Runs(ctx context.Context, limit int) ([]RunRecord, error) {
 const runColumns = `id, command, started, ended, pid, host, input, input_sha256, report, counts, exit_code`
 
 // run returns one run; sql.ErrNoRows when there is none.
-func (s *State) run(ctx context.Context, id int64) (RunRecord, error) {
+func (s *State) run(ctx context.Context, id int64) (RunEntry, error) {
 	return scanRun(s.db.QueryRowContext(ctx, `SELECT `+runColumns+` FROM runs WHERE id = ?`, id))
 }
 
-func scanRun(row interface{ Scan(...any) error }) (RunRecord, error) {
-	var r RunRecord
+func scanRun(row interface{ Scan(...any) error }) (RunEntry, error) {
+	var r RunEntry
 	var started string
 	var ended, counts sql.NullString
 	var code sql.NullInt64

@@ -65,7 +65,7 @@ func beforeImage(live Card, known *Applied) (string, bool) {
 // RunChanges returns run id and what it changed, in input order. A run
 // that is not in the state, or that was recorded before the state kept
 // before-values, is ErrUsage.
-func (s *State) RunChanges(ctx context.Context, id int64) (RunRecord, []RunChange, error) {
+func (s *State) RunChanges(ctx context.Context, id int64) (RunEntry, []RunChange, error) {
 	run, err := s.run(ctx, id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return run, nil, fmt.Errorf("%w: RUN %d: no such run in --state %s; 'bulksync runs' lists the runs (give it the same --state, or none for the account's default)", ErrUsage, id, s.path)

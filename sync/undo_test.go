@@ -65,7 +65,7 @@ func TestStateMigratesFromSchema1(t *testing.T) {
 	c := &Change{Desired: Desired{Line: 2, Phone: live.Phone, FirstName: "Ada", LastName: "", ImageURL: "https://img/ada-2.png"},
 		Action: ActionUpdate, Live: &live, Known: &k,
 		Fields: []fieldChange{{FieldLastName, "Byron", ""}, {FieldImageURL, "https://cdn/1.jpg", "https://img/ada-2.png"}}}
-	st.Record(c, Card{Phone: live.Phone, FirstName: "Ada", ImageURL: "https://cdn/2.jpg", Active: true})
+	st.SaveApplied(c, Card{Phone: live.Phone, FirstName: "Ada", ImageURL: "https://cdn/2.jpg", Active: true})
 	if err := st.EndRun(NewSummary("apply")); err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +248,7 @@ func TestRunChangesOfAKilledRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	live := Card{Phone: "+12125550101", FirstName: "Ada", LastName: "Lovelace", Active: true}
-	st.Record(&Change{Desired: Desired{Line: 2, Phone: live.Phone, FirstName: "Ada", LastName: "Byron"}, Action: ActionUpdate, Live: &live,
+	st.SaveApplied(&Change{Desired: Desired{Line: 2, Phone: live.Phone, FirstName: "Ada", LastName: "Byron"}, Action: ActionUpdate, Live: &live,
 		Fields: []fieldChange{{FieldLastName, "Lovelace", "Byron"}}}, Card{Phone: live.Phone, FirstName: "Ada", LastName: "Byron", Active: true})
 	// Flush the writer as the ticker would, but never end the run.
 	close(st.writes)

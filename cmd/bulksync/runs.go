@@ -69,7 +69,7 @@ func runRuns(ctx context.Context, e *env, args []string) error {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
 		if runs == nil {
-			runs = []sync.RunRecord{}
+			runs = []sync.RunEntry{}
 		}
 		return enc.Encode(runs)
 	case "csv":
@@ -97,7 +97,7 @@ func runRuns(ctx context.Context, e *env, args []string) error {
 }
 
 // runRow flattens a run for csv and table output.
-func runRow(r sync.RunRecord, layout string) []string {
+func runRow(r sync.RunEntry, layout string) []string {
 	ended, exit := "", "running or killed"
 	if r.Ended != nil {
 		ended = r.Ended.Local().Format(layout)

@@ -128,7 +128,7 @@ func runUndo(ctx context.Context, e *env, args []string) error {
 }
 
 // printUndo says what the plan holds and what to do with it.
-func printUndo(w io.Writer, run sync.RunRecord, changed int, counts map[sync.Action]int, out string) {
+func printUndo(w io.Writer, run sync.RunEntry, changed int, counts map[sync.Action]int, out string) {
 	what := fmt.Sprintf("run %d (%s of %s, started %s)", run.ID, run.Command, run.Input, run.Started.Local().Format("2006-01-02 15:04:05"))
 	if changed == 0 {
 		why := "it changed no card"
