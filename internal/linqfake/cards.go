@@ -13,8 +13,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/google/uuid"
-
 	"github.com/bulksync/bulksync/gen/linq"
 )
 
@@ -140,11 +138,7 @@ func (s *Server) checkNumber(phone string) *apiError {
 func (s *Server) ListContactCards(ctx context.Context, req linq.ListContactCardsRequestObject) (linq.ListContactCardsResponseObject, error) {
 	phone := req.Params.PhoneNumber
 	if phone == nil {
-		list := s.Cards()
-		if s.hideInactive {
-			list = slices.DeleteFunc(list, func(c linq.ContactCard) bool { return !c.IsActive })
-		}
-		return linq.ListContactCards200JSONResponse{Body: linq.ContactCardList{ContactCards: list}}, nil
+		return cardListAnswer{cards: s.storedCards(s.hideInactive)}, nil
 	}
 	if e := s.checkNumber(*phone); e != nil {
 		return listError(ctx, *e), nil
@@ -266,27 +260,14 @@ func (s *Server) ListPhoneNumbers(ctx context.Context, req linq.ListPhoneNumbers
 	s.mu.Lock()
 	var numbers []string
 	if s.onAccount != nil {
-		numbers = slices.Sorted(maps.Keys(s.onAccount))
+		numbers = slices.Collect(maps.Keys(s.onAccount))
 	} else {
-		numbers = slices.Sorted(maps.Keys(s.cards))
+		numbers = slices.Collect(maps.Keys(s.cards))
 	}
-	list := make([]linq.PhoneNumber, 0, len(numbers))
-	for _, n := range numbers {
-		status := linq.HEALTHY
-		if r, ok := s.reputation[n]; ok {
-			status = linq.LineStatusStatus(r)
-		}
-		doc := "https://docs.linqapp.com/guides/phone-numbers/#" + strings.ToLower(string(status))
-		rep := linq.LineStatus{Status: status, DocUrl: &doc}
-		list = append(list, linq.PhoneNumber{
-			Id:           uuid.NewSHA1(uuid.NameSpaceURL, []byte("tel:"+n)),
-			PhoneNumber:  n,
-			Reputation:   &rep,
-			HealthStatus: &rep,
-		})
-	}
+	reputation := maps.Clone(s.reputation)
 	s.mu.Unlock()
-	return linq.ListPhoneNumbers200JSONResponse{Body: linq.PhoneNumberList{PhoneNumbers: list}}, nil
+	slices.Sort(numbers)
+	return lineListAnswer{numbers: numbers, reputation: reputation}, nil
 }
 
 // listError, createError and updateError turn e into the operation's
@@ -332,12 +313,27 @@ func updateError(ctx context.Context, e apiError) linq.UpdateContactCardResponse
 
 // Cards returns a copy of every stored card, sorted by phone number.
 func (s *Server) Cards() []linq.ContactCard {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	list := make([]linq.ContactCard, 0, len(s.cards))
-	for _, phone := range slices.Sorted(maps.Keys(s.cards)) {
-		list = append(list, s.cards[phone].contactCard(phone))
+	stored := s.storedCards(false)
+	list := make([]linq.ContactCard, 0, len(stored))
+	for _, c := range stored {
+		list = append(list, c.contactCard(c.phone))
 	}
+	return list
+}
+
+// storedCards returns a copy of the stored cards, the inactive ones left
+// out if asked, sorted by phone number. The store is locked only while it
+// is copied, not while the copy is sorted or sent.
+func (s *Server) storedCards(activeOnly bool) []storedCard {
+	s.mu.Lock()
+	list := make([]storedCard, 0, len(s.cards))
+	for phone, c := range s.cards {
+		if c.active || !activeOnly {
+			list = append(list, storedCard{phone, c})
+		}
+	}
+	s.mu.Unlock()
+	slices.SortFunc(list, func(a, b storedCard) int { return strings.Compare(a.phone, b.phone) })
 	return list
 }
 

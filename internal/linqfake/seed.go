@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -57,22 +58,32 @@ func (s *Server) SeedCSV(r io.Reader) error {
 		return ""
 	}
 
-	seeded := make(map[string]card)
+	// The cards are read into a list and put into a map sized for them
+	// at the end: growing a map a card at a time is most of the cost of
+	// seeding a million cards. A number seen twice is found then, and
+	// reported before any error on a later line, as if checked in turn.
+	var list []seedCard
+	fail := func(line int, format string, args ...any) error {
+		if err := firstDuplicate(list); err != nil {
+			return err
+		}
+		return fmt.Errorf("seed csv: line %d: "+format, append([]any{line}, args...)...)
+	}
 	for {
 		rec, err := cr.Read()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
+			if err := firstDuplicate(list); err != nil {
+				return err
+			}
 			return fmt.Errorf("seed csv: %w", err)
 		}
 		line, _ := cr.FieldPos(0)
 		phone := cell(rec, "phone_number")
 		if !e164.MatchString(phone) {
-			return fmt.Errorf("seed csv: line %d: phone_number %q is not E.164", line, phone)
-		}
-		if _, dup := seeded[phone]; dup {
-			return fmt.Errorf("seed csv: line %d: a second card for %s", line, phone)
+			return fail(line, "phone_number %q is not E.164", phone)
 		}
 		c := card{
 			firstName: cell(rec, "first_name"),
@@ -81,22 +92,52 @@ func (s *Server) SeedCSV(r io.Reader) error {
 			active:    true,
 		}
 		if c.firstName == "" {
-			return fmt.Errorf("seed csv: line %d: first_name is empty", line)
+			return fail(line, "first_name is empty")
 		}
 		if v := cell(rec, "is_active"); v != "" {
 			if c.active, err = strconv.ParseBool(v); err != nil {
-				return fmt.Errorf("seed csv: line %d: is_active %q is not true or false", line, v)
+				return fail(line, "is_active %q is not true or false", v)
 			}
 		}
-		seeded[phone] = c
+		list = append(list, seedCard{storedCard{phone, c}, line})
+	}
+	if err := firstDuplicate(list); err != nil {
+		return err
 	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for phone, c := range seeded {
-		s.cards[phone] = c
+	cards := make(map[string]card, len(s.cards)+len(list))
+	maps.Copy(cards, s.cards)
+	for _, c := range list {
+		cards[c.phone] = c.card
 	}
+	s.cards = cards
 	return nil
+}
+
+// seedCard is a card read by SeedCSV, and its line in the file.
+type seedCard struct {
+	storedCard
+	line int
+}
+
+// firstDuplicate returns the error for the first line that repeats the
+// number of an earlier one, nil when there is none.
+func firstDuplicate(list []seedCard) error {
+	byPhone := slices.Clone(list)
+	// Stable: of the cards of one number, the first in the file comes first.
+	slices.SortStableFunc(byPhone, func(a, b seedCard) int { return strings.Compare(a.phone, b.phone) })
+	var first *seedCard // the earliest repeat
+	for i := 1; i < len(byPhone); i++ {
+		if byPhone[i].phone == byPhone[i-1].phone && (first == nil || byPhone[i].line < first.line) {
+			first = &byPhone[i]
+		}
+	}
+	if first == nil {
+		return nil
+	}
+	return fmt.Errorf("seed csv: line %d: a second card for %s", first.line, first.phone)
 }
 
 // ReadLines reads the phone numbers on an account, for Options.Lines and

@@ -42,6 +42,8 @@ func TestSeedCSV(t *testing.T) {
 		{name: "column twice", csv: "phone_number,first_name,first_name\n", wantErr: `column "first_name" appears twice`},
 		{name: "bad number", csv: "phone_number,first_name\n+14155550101,Ada\n415-555-0102,Grace\n", wantErr: `line 3: phone_number "415-555-0102" is not E.164`},
 		{name: "second card", csv: "phone_number,first_name\n+14155550101,Ada\n+14155550101,Ada\n", wantErr: "line 3: a second card for +14155550101"},
+		{name: "second card before a bad line", csv: "phone_number,first_name\n+14155550101,Ada\n+14155550101,Ada\n+14155550102,\n", wantErr: "line 3: a second card for +14155550101"},
+		{name: "second card after a bad line", csv: "phone_number,first_name\n+14155550101,Ada\n+14155550102,\n+14155550101,Ada\n", wantErr: "line 3: first_name is empty"},
 		{name: "no first name", csv: "phone_number,first_name\n+14155550101,\n", wantErr: "line 2: first_name is empty"},
 		{name: "bad is_active", csv: "phone_number,first_name,is_active\n+14155550101,Ada,yes\n", wantErr: `line 2: is_active "yes"`},
 		{name: "ragged row", csv: "phone_number,first_name\n+14155550101,Ada,extra\n", wantErr: "wrong number of fields"},
