@@ -47,8 +47,8 @@ type sizes struct {
 	zeroRows      int           // figure 3
 	zeroWorkers   int           // figure 3: --concurrency and raw goroutines
 	zeroRepeats   int           // figure 3: runs of each side, best kept
-	planSeed      int           // figure 4: cards in the fake
-	planRows      []int         // figure 4: export sizes, the last one for peak RSS
+	planCases     []planCase    // figure 4, the last one for peak RSS
+	planPeakMB    float64       // figure 4: goal for the last plan's peak RSS
 	rawRepeats    int           // figure 4: timed raw reads, median kept
 	// figure 6: the rate-limit matrix
 	matrixLimits    []float64
@@ -71,8 +71,8 @@ var fullSizes = sizes{
 	zeroRows:        30_000,
 	zeroWorkers:     32,
 	zeroRepeats:     2,
-	planSeed:        100_000,
-	planRows:        []int{100_000, 1_000_000},
+	planCases:       []planCase{{rows: 100_000, cards: 100_000, goal: 20}, {rows: 1_000_000, cards: 1_000_000, goal: 25}},
+	planPeakMB:      250,
 	rawRepeats:      3,
 	matrixLimits:    []float64{50, 200, 1000},
 	matrixLatencies: []time.Duration{0, 20 * time.Millisecond},
@@ -94,8 +94,8 @@ var quickSizes = sizes{
 	zeroRows:        3_000,
 	zeroWorkers:     32,
 	zeroRepeats:     1,
-	planSeed:        10_000,
-	planRows:        []int{10_000, 50_000},
+	planCases:       []planCase{{rows: 10_000, cards: 10_000, goal: 20}, {rows: 50_000, cards: 50_000, goal: 25}},
+	planPeakMB:      250,
 	rawRepeats:      1,
 	matrixLimits:    []float64{200},
 	matrixLatencies: []time.Duration{0},

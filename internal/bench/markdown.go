@@ -67,12 +67,12 @@ func methods(sz sizes) []string {
 			"(bearer token, JSON body, body read and discarded, `http.Transport` with `MaxIdleConnsPerHost` %d) to a fresh fake, timed from its request log the same way. "+
 			"%d run(s) of each side, interleaved, the best of each kept. CPU = user + system time from the child's rusage, whole process; a `plan` of the same files before the apply gives the part that is not the apply phase. "+
 			"Both the fake and the client share the machine's cores.", sz.zeroRows, sz.zeroWorkers, sz.zeroWorkers, sz.zeroWorkers, sz.zeroRepeats),
-		fmt.Sprintf("**4** Fake seeded with %d cards, no latency; generic exports of %s rows whose first numbers are those cards (first_name New: update) and the rest have none (missing). "+
-			"Plan = wall time of the `bulksync plan` process, start to exit, snapshot GET included; it reads the input twice by design (duplicates and --max-changes must be known before any write). "+
+		fmt.Sprintf("**4** For each of %s: a fake seeded with as many cards as the export has rows (an account behind N live cards has N lines too), no latency; a generic export whose numbers are those cards, first_name New (every row an update). "+
+			"Plan = wall time of the `bulksync plan` process, start to exit, the GETs of every card and every line included; it reads the input twice by design (duplicates and --max-changes must be known before any write). "+
 			"Baseline: one pass of `encoding/csv` (default settings) over the same file in the bench process, after one warm-up read, median of %d; CPU times (rusage) are compared too, being less sensitive to other load than wall time. "+
-			"Peak RSS = `ru_maxrss` of the plan process. A 1-row plan against the same fake gives the fixed cost (process start + GET of every card), shown beside. "+
+			"Peak RSS = `ru_maxrss` of the plan process, the largest plan's shown as its own figure. A 1-row plan against the same fake gives the fixed cost (process start + GET of every card and line), shown beside. "+
 			"The last figure of 4 plans the first export again saved as .xlsx (excelize's stream writer, phone numbers stored as numbers) against the same fake: its wall time ÷ that of the CSV plan, for information.",
-			sz.planSeed, joinCounts(sz.planRows), sz.rawRepeats),
+			planCases(sz.planCases), sz.rawRepeats),
 		"**5** `plan --html` pages of made-up rows (a quarter each create, update, noop, invalid; `htmlreport.WriteSample`), opened from file:// in headless Chromium (chromedp, fresh profile, no network). " +
 			"Time to interactive = from Navigate to the page's script having parsed the rows and drawn the first window (`body[data-ready]`), best of 2 loads, after one warm-up load. " +
 			"Baseline: the same page with 100 rows, the browser's fixed cost. The number of rows in the DOM after loading shows that rows are drawn on demand. " +
@@ -93,10 +93,11 @@ func joinFloats(fs []float64) string {
 	return strings.Join(parts, ", ")
 }
 
-func joinCounts(ns []int) string {
-	parts := make([]string, len(ns))
-	for i, n := range ns {
-		parts[i] = count(n)
+// planCases writes figure 4's cases as "100k rows against 100k cards and ...".
+func planCases(cases []planCase) string {
+	parts := make([]string, len(cases))
+	for i, pc := range cases {
+		parts[i] = fmt.Sprintf("%s rows against %s cards", count(pc.rows), count(pc.cards))
 	}
 	return strings.Join(parts, " and ")
 }

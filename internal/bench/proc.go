@@ -16,8 +16,9 @@ import (
 
 const (
 	// fakeStartTimeout bounds the wait for a fake's "listening on" line
-	// (seeding 100k cards takes well under a second).
-	fakeStartTimeout = 30 * time.Second
+	// (seeding 1M cards takes about 3 s on a quiet machine, several times
+	// that at a load of 15).
+	fakeStartTimeout = 2 * time.Minute
 	// stopTimeout bounds the wait for a process to exit after SIGINT;
 	// the fake itself gives requests in flight 3 s.
 	stopTimeout = 10 * time.Second
