@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"slices"
-	"strings"
 )
 
 // A changeSource is where a run's changes come from: an export, planned
@@ -34,7 +32,7 @@ type changeSource interface {
 
 // liveState is what the first pass checks the records against.
 type liveState struct {
-	cards map[string]Card
+	cards *Cards
 	lines *Lines             // nil when they could not be read
 	known map[string]Applied // from the state; nil without one
 }
@@ -48,23 +46,19 @@ type firstPass struct {
 	inputSHA256 string // of the whole input; "" when the pass ended early
 }
 
-// absentCards returns the live cards of the shard that no record names,
-// sorted by number: the cards not in the export (a rep who left). Nothing
-// is ever sent for them.
-func absentCards(cards map[string]Card, shard Shard, named func(key uint64) bool) []Card {
-	var out []Card
-	for phone, c := range cards {
-		d := Desired{Phone: phone}
+// absentCards returns the live cards of the shard that no record names:
+// the cards not in the export (a rep who left). Nothing is ever sent for
+// them. Against a short export they are nearly all the account's cards, so
+// they stay in the compact store.
+func absentCards(cards *Cards, shard Shard, named func(key uint64) bool) *Cards {
+	return cards.Filter(func(c Card) bool {
+		d := Desired{Phone: c.Phone}
 		if !shard.Has(d) {
-			continue
+			return false
 		}
-		if key, ok := phoneKey(d); ok && named(key) {
-			continue
-		}
-		out = append(out, c)
-	}
-	slices.SortFunc(out, func(a, b Card) int { return strings.Compare(a.Phone, b.Phone) })
-	return out
+		key, ok := phoneKey(d)
+		return !ok || !named(key)
+	})
 }
 
 // exportChanges plans the records of an export (CSV, XLSX) with a Planner:

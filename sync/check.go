@@ -123,7 +123,7 @@ func ms(d time.Duration) string {
 // CheckCards reads the live cards once, as a run's snapshot does, and
 // reports how many there are and how long the read took. keyFrom names
 // where the key came from, for the message when the API refuses it.
-func CheckCards(ctx context.Context, read func(context.Context) (map[string]Card, error), keyFrom string) CheckResult {
+func CheckCards(ctx context.Context, read func(context.Context) (*Cards, error), keyFrom string) CheckResult {
 	res := CheckResult{Name: "cards", Remote: true}
 	start := time.Now()
 	cards, err := read(ctx)
@@ -133,13 +133,13 @@ func CheckCards(ctx context.Context, read func(context.Context) (map[string]Card
 		return res
 	}
 	inactive := 0
-	for _, c := range cards {
+	for c := range cards.All() {
 		if !c.Active {
 			inactive++
 		}
 	}
 	res.Status = CheckOK
-	res.Message = fmt.Sprintf("%d live cards (%d inactive) read in one GET in %s", len(cards), inactive, ms(took))
+	res.Message = fmt.Sprintf("%d live cards (%d inactive) read in one GET in %s", cards.Len(), inactive, ms(took))
 	return res
 }
 

@@ -21,12 +21,12 @@ func TestDecodeCardList(t *testing.T) {
 	}
 	for _, tt := range tests {
 		got, err := decodeCardList(strings.NewReader(tt.in))
-		if (err != nil) != tt.wantErr || len(got) != tt.want {
-			t.Errorf("%s: %d cards, err %v", tt.name, len(got), err)
+		if (err != nil) != tt.wantErr || got.Len() != tt.want {
+			t.Errorf("%s: %d cards, err %v", tt.name, got.Len(), err)
 		}
 	}
 	got, _ := decodeCardList(strings.NewReader(tests[0].in))
-	if c := got["+2"]; c.LastName != "L" || c.ImageURL != "https://cdn/x" || c.Active {
+	if c, _ := got.Get("+2"); c.LastName != "L" || c.ImageURL != "https://cdn/x" || c.Active {
 		t.Errorf("card +2 = %+v", c)
 	}
 }

@@ -2,12 +2,10 @@ package sync
 
 import (
 	"bufio"
-	"cmp"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
-	"slices"
 	"strconv"
 )
 
@@ -46,17 +44,12 @@ type exportCard struct {
 // off again (see unneutralise), so the file applies back unchanged. The
 // image URL is the CDN URL the card holds: applied back it equals the live
 // URL, so no image is sent again.
-func WriteExport(w io.Writer, cards map[string]Card, format ExportFormat) error {
-	list := make([]Card, 0, len(cards))
-	for _, c := range cards {
-		list = append(list, c)
-	}
-	slices.SortFunc(list, func(a, b Card) int { return cmp.Compare(a.Phone, b.Phone) })
+func WriteExport(w io.Writer, cards *Cards, format ExportFormat) error {
 	buf := bufio.NewWriterSize(w, 64<<10)
 	switch format {
 	case ExportJSONL:
 		enc := json.NewEncoder(buf)
-		for _, c := range list {
+		for c := range cards.Sorted() {
 			if err := enc.Encode(exportCard{c.Phone, c.FirstName, c.LastName, c.ImageURL, c.Active}); err != nil {
 				return err
 			}
@@ -66,7 +59,7 @@ func WriteExport(w io.Writer, cards map[string]Card, format ExportFormat) error 
 		if err := cw.Write(exportHeader); err != nil {
 			return err
 		}
-		for _, c := range list {
+		for c := range cards.Sorted() {
 			row := []string{c.Phone, c.FirstName, c.LastName, c.ImageURL, strconv.FormatBool(c.Active)}
 			for i := range row {
 				row[i] = neutralise(row[i])

@@ -33,11 +33,11 @@ func (l Line) Healthy() bool {
 // number is then checked against it.
 //
 // An account behind a million live cards has a million lines, so a line
-// costs a map slot of 8 bytes (its E.164 digits as a number), not a Line
-// of four strings; only the lines that are not healthy are kept whole, for
-// the log.
+// costs 8 bytes (its E.164 digits as a number, in a sorted slice: a map
+// slot would cost 3 to 4 times that), not a Line of four strings; only the
+// lines that are not healthy are kept whole, for the log.
 type Lines struct {
-	numbers   map[uint64]struct{} // "+" and up to 19 digits, the first not 0: every E.164 number
+	numbers   []uint64            // sorted, once: "+" and up to 19 digits, the first not 0: every E.164 number
 	other     map[string]struct{} // a number that does not fit numbers, kept as sent
 	unhealthy map[string]Line
 }
@@ -60,13 +60,14 @@ func lineKey(phone string) (uint64, bool) {
 }
 
 func newLines() *Lines {
-	return &Lines{numbers: make(map[uint64]struct{}), unhealthy: make(map[string]Line)}
+	return &Lines{unhealthy: make(map[string]Line)}
 }
 
 // add puts l on the list; a number listed twice keeps its last status.
+// Once every line is added, done must be called.
 func (ls *Lines) add(l Line) {
 	if k, ok := lineKey(l.Phone); ok {
-		ls.numbers[k] = struct{}{}
+		ls.numbers = append(ls.numbers, k)
 	} else {
 		if ls.other == nil {
 			ls.other = make(map[string]struct{})
@@ -80,6 +81,12 @@ func (ls *Lines) add(l Line) {
 	}
 }
 
+// done sorts the numbers for Has.
+func (ls *Lines) done() {
+	slices.Sort(ls.numbers)
+	ls.numbers = slices.Clip(slices.Compact(ls.numbers))
+}
+
 // Has reports whether phone is one of the account's lines. Without a list
 // (nil), every number is taken to be.
 func (ls *Lines) Has(phone string) bool {
@@ -87,7 +94,7 @@ func (ls *Lines) Has(phone string) bool {
 		return true
 	}
 	if k, ok := lineKey(phone); ok {
-		_, on := ls.numbers[k]
+		_, on := slices.BinarySearch(ls.numbers, k)
 		return on
 	}
 	_, on := ls.other[phone]
@@ -197,6 +204,7 @@ func decodeLines(r io.Reader) (*Lines, error) {
 			}
 			lines.add(l)
 		}
+		lines.done()
 		if err := expectDelim(dec, ']'); err != nil {
 			return nil, err
 		}

@@ -65,7 +65,7 @@ func (c *Change) IsWrite() bool {
 // so memory does not grow with the size of the records.
 type Planner struct {
 	opts   PlanOptions
-	cards  map[string]Card
+	cards  *Cards
 	lines  *Lines             // the account's phone numbers; nil when they could not be read
 	known  map[string]Applied // from the state; nil without one
 	phones map[uint64]seen    // phone key -> what the first pass saw
@@ -105,7 +105,7 @@ func (s seen) withLast(line int, changes bool) seen {
 // NewPlanner returns a planner over the live cards, the account's lines
 // (nil: not checked) and what the state knows of the cards (nil without a
 // state), all keyed by E.164 number.
-func NewPlanner(cards map[string]Card, lines *Lines, known map[string]Applied, opts PlanOptions) *Planner {
+func NewPlanner(cards *Cards, lines *Lines, known map[string]Applied, opts PlanOptions) *Planner {
 	return &Planner{
 		opts:   opts,
 		cards:  cards,
@@ -173,7 +173,7 @@ func (p *Planner) Decide(d Desired) Change {
 		if lines := p.dups[key]; lines != nil {
 			if winner, ok := p.duplicateWinner(key); !ok || winner != d.Line {
 				c := Change{Desired: d, Action: ActionDuplicate, Detail: duplicateDetail(d.Line, lines, p.opts.OnDuplicate)}
-				if live, ok := p.cards[d.Phone]; ok {
+				if live, ok := p.cards.Get(d.Phone); ok {
 					c.Live = &live
 				}
 				return c
@@ -216,7 +216,7 @@ func (p *Planner) decideAlone(d Desired) Change {
 	if d.Invalid != "" {
 		return Change{Desired: d, Action: ActionInvalid, Detail: d.Invalid}
 	}
-	live, exists := p.cards[d.Phone]
+	live, exists := p.cards.Get(d.Phone)
 	if !p.lines.Has(d.Phone) {
 		c := Change{Desired: d, Action: ActionNotOwned, Detail: notOwnedDetail}
 		if exists {

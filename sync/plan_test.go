@@ -8,11 +8,11 @@ import (
 )
 
 func TestPlannerActions(t *testing.T) {
-	cards := map[string]Card{
+	cards := cardMap(map[string]Card{
 		"+12125550101": {Phone: "+12125550101", FirstName: "Ada", LastName: "Lovelace", Active: true},
 		"+12125550102": {Phone: "+12125550102", FirstName: "Grace", Active: false},
 		"+12125550103": {Phone: "+12125550103", FirstName: "Alan", LastName: "Turing", ImageURL: "https://cdn/x.jpg", Active: true},
-	}
+	})
 	tests := []struct {
 		name       string
 		opts       PlanOptions
@@ -51,7 +51,7 @@ func TestPlannerActions(t *testing.T) {
 }
 
 func TestPlannerDuplicates(t *testing.T) {
-	cards := map[string]Card{"+12125550101": {Phone: "+12125550101", FirstName: "Old", Active: true}}
+	cards := cardMap(map[string]Card{"+12125550101": {Phone: "+12125550101", FirstName: "Old", Active: true}})
 	records := []Desired{
 		{Line: 2, Phone: "+12125550101", FirstName: "A"},
 		{Line: 3, Phone: "+12125550102", FirstName: "Solo"},

@@ -43,7 +43,7 @@ type runner struct {
 	log          *slog.Logger
 	reportAbsent bool // a report row for each live card no record names
 
-	absent []Card // the live cards no record names; written by finish
+	absent *Cards // the live cards no record names; written by finish
 }
 
 // run is the life of every run, an export's or a saved plan's:
@@ -202,7 +202,7 @@ func (r *runner) execute(ctx context.Context, changes func(each func(Change) err
 // run's stop (first interrupt, --max-duration) as well as on ctx, and after
 // --snapshot-timeout: nothing is written while it runs, so there is nothing
 // to let finish.
-func (r *runner) snapshot(ctx context.Context) (map[string]Card, error) {
+func (r *runner) snapshot(ctx context.Context) (*Cards, error) {
 	sctx, cancel := r.readContext(ctx)
 	defer cancel()
 	return FetchSnapshot(sctx, r.client.ClientInterface, r.requests.withDefaults(), r.events)
@@ -363,9 +363,9 @@ func (r *runner) fetchLines(ctx context.Context) (*Lines, error) {
 
 // setAbsent keeps the cards no record names, for the summary and, with
 // reportAbsent, the report.
-func (r *runner) setAbsent(cards []Card) {
+func (r *runner) setAbsent(cards *Cards) {
 	r.absent = cards
-	r.summary.setAbsent(len(cards))
+	r.summary.setAbsent(cards.Len())
 }
 
 // writeAbsent reports the cards no record names, one row each, after every
@@ -375,7 +375,7 @@ func (r *runner) writeAbsent() error {
 	if !r.reportAbsent {
 		return nil
 	}
-	for _, c := range r.absent {
+	for c := range r.absent.Sorted() {
 		row := ReportRow{
 			PhoneNumber:  c.Phone,
 			Action:       ActionAbsent,

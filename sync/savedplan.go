@@ -243,9 +243,9 @@ func (sc savedChange) asPlanned() Change {
 
 // changeFromSaved rebuilds a planned change, checking it against the live
 // card and the account's lines of now.
-func changeFromSaved(sc savedChange, cards map[string]Card, lines *Lines, known map[string]Applied) Change {
+func changeFromSaved(sc savedChange, cards *Cards, lines *Lines, known map[string]Applied) Change {
 	c := sc.asPlanned()
-	if live, ok := cards[sc.Phone]; ok {
+	if live, ok := cards.Get(sc.Phone); ok {
 		c.Live = &live
 	}
 	if k, ok := known[sc.Phone]; ok {

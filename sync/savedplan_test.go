@@ -52,7 +52,7 @@ func TestSavedPlanRoundTrip(t *testing.T) {
 		t.Fatalf("%d changes read, want %d", len(got), len(in))
 	}
 	// Rebuilt against the same live cards, each change is what was saved.
-	cards := map[string]Card{"+12125550101": *in[0].Live}
+	cards := NewCards(*in[0].Live)
 	for i, sc := range got {
 		c := changeFromSaved(sc, cards, nil, nil)
 		w := in[i]
@@ -157,7 +157,7 @@ func TestStaleReason(t *testing.T) {
 func TestChangeFromSavedStale(t *testing.T) {
 	yes := true
 	saw := &savedCard{FirstName: "Old", Active: &yes}
-	changed := map[string]Card{"+1": {Phone: "+1", FirstName: "Edited", Active: true}}
+	changed := NewCards(Card{Phone: "+1", FirstName: "Edited", Active: true})
 	tests := []struct {
 		action Action
 		want   Action

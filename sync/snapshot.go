@@ -8,7 +8,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/bulksync/bulksync/gen/linq"
@@ -23,8 +22,8 @@ import (
 //
 // Each attempt is told to events as an AttemptEvent with Line 0: it is
 // about no record.
-func FetchSnapshot(ctx context.Context, c linq.ClientInterface, retry ApplyOptions, events Events) (map[string]Card, error) {
-	cards, err := fetchRetrying(ctx, retry, events, readCards, func(ctx context.Context) (map[string]Card, error) {
+func FetchSnapshot(ctx context.Context, c linq.ClientInterface, retry ApplyOptions, events Events) (*Cards, error) {
+	cards, err := fetchRetrying(ctx, retry, events, readCards, func(ctx context.Context) (*Cards, error) {
 		resp, err := c.ListContactCards(ctx, &linq.ListContactCardsParams{})
 		return readList(resp, err, "the card list", decodeCardList)
 	})
@@ -111,15 +110,15 @@ func readList[T any](resp *http.Response, err error, what string, decode func(io
 	return v, nil
 }
 
-// decodeCardList reads {"contact_cards":[...]} one card at a time, so a
-// list of a million cards is never held twice (as JSON values and as the
-// map).
-func decodeCardList(r io.Reader) (map[string]Card, error) {
+// decodeCardList reads {"contact_cards":[...]} one card at a time into the
+// compact store, so a list of a million cards is never held whole, neither
+// as JSON nor as Go values.
+func decodeCardList(r io.Reader) (*Cards, error) {
 	dec := json.NewDecoder(r)
 	if err := expectDelim(dec, '{'); err != nil {
 		return nil, err
 	}
-	var cards map[string]Card
+	var cards *Cards
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
@@ -135,19 +134,19 @@ func decodeCardList(r io.Reader) (map[string]Card, error) {
 		if err := expectDelim(dec, '['); err != nil {
 			return nil, err
 		}
-		cards = make(map[string]Card)
+		var b cardsBuilder
 		var w wireCard // one for the whole list: decoding allocates only the strings
 		for dec.More() {
 			w = wireCard{} // a field absent from this card must not keep the last one's value
 			if err := dec.Decode(&w); err != nil {
 				return nil, err
 			}
-			c := packCard(w)
-			cards[c.Phone] = c
+			b.add(Card{Phone: w.Phone, FirstName: w.First, LastName: w.Last, ImageURL: w.Image, Active: w.Active})
 		}
 		if err := expectDelim(dec, ']'); err != nil {
 			return nil, err
 		}
+		cards = b.done()
 	}
 	if cards == nil {
 		return nil, fmt.Errorf("no contact_cards in the answer")
@@ -163,25 +162,6 @@ type wireCard struct {
 	Last   string `json:"last_name"`
 	Image  string `json:"image_url"`
 	Active bool   `json:"is_active"`
-}
-
-// packCard copies w's strings into one allocation that the card's fields
-// share: a snapshot of a million cards is then a million small objects
-// for the garbage collector to mark, not three or four million, and the
-// decoder's strings become garbage at once.
-func packCard(w wireCard) Card {
-	var b strings.Builder
-	b.Grow(len(w.Phone) + len(w.First) + len(w.Last) + len(w.Image))
-	b.WriteString(w.Phone)
-	b.WriteString(w.First)
-	b.WriteString(w.Last)
-	b.WriteString(w.Image)
-	all := b.String()
-	c := Card{Active: w.Active}
-	c.Phone, all = all[:len(w.Phone)], all[len(w.Phone):]
-	c.FirstName, all = all[:len(w.First)], all[len(w.First):]
-	c.LastName, c.ImageURL = all[:len(w.Last)], all[len(w.Last):]
-	return c
 }
 
 func expectDelim(dec *json.Decoder, want json.Delim) error {

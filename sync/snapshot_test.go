@@ -170,8 +170,8 @@ func TestFetchSnapshotRetries(t *testing.T) {
 			log := &attemptLog{}
 			cards, err := FetchSnapshot(context.Background(), client.ClientInterface, tt.opts, log)
 			if tt.wantErr == "" {
-				if err != nil || len(cards) != 1 || cards["+12125550101"].FirstName != "Ada" {
-					t.Fatalf("cards %v, error %v; want Ada's card", cards, err)
+				if c, _ := cards.Get("+12125550101"); err != nil || cards.Len() != 1 || c.FirstName != "Ada" {
+					t.Fatalf("cards %v, error %v; want Ada's card", asMap(cards), err)
 				}
 			} else if !errors.Is(err, ErrAborted) || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("error %v; want ErrAborted with %q", err, tt.wantErr)
@@ -253,7 +253,7 @@ func TestDecodeCardListFields(t *testing.T) {
 		"+12125550102": {Phone: "+12125550102", FirstName: "Bo"},
 		"+12125550103": {Phone: "+12125550103", Active: true},
 	}
-	if !maps.Equal(cards, want) {
-		t.Errorf("cards %v, want %v", cards, want)
+	if got := asMap(cards); !maps.Equal(got, want) {
+		t.Errorf("cards %v, want %v", got, want)
 	}
 }

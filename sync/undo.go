@@ -121,7 +121,7 @@ func (s *State) RunChanges(ctx context.Context, id int64) (RunEntry, []RunChange
 //
 // report, when set, receives each record's row as a plan's report has it,
 // for review.
-func WriteUndo(pw *PlanWriter, runID int64, changes []RunChange, cards map[string]Card, report func(ReportRow)) (map[Action]int, error) {
+func WriteUndo(pw *PlanWriter, runID int64, changes []RunChange, cards *Cards, report func(ReportRow)) (map[Action]int, error) {
 	counts := make(map[Action]int)
 	for _, rc := range changes {
 		c := undoChange(runID, rc, cards)
@@ -136,12 +136,12 @@ func WriteUndo(pw *PlanWriter, runID int64, changes []RunChange, cards map[strin
 	return counts, nil
 }
 
-func undoChange(runID int64, rc RunChange, cards map[string]Card) Change {
+func undoChange(runID int64, rc RunChange, cards *Cards) Change {
 	// The desired card is the card as the run left it, with the fields it
 	// changed put back.
 	c := Change{Desired: Desired{Line: rc.Line, Phone: rc.Phone, FirstName: rc.After.FirstName, LastName: rc.After.LastName, ImageURL: rc.After.ImageURL}}
 	var live *Card
-	if now, ok := cards[rc.Phone]; ok {
+	if now, ok := cards.Get(rc.Phone); ok {
 		live = &now
 	}
 	if rc.Created {

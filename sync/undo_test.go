@@ -127,11 +127,11 @@ func TestUndoChange(t *testing.T) {
 	after := Card{Phone: phone, FirstName: "Ada", LastName: "Byron", ImageURL: "https://cdn/2.jpg", Active: true}
 	rc := RunChange{Line: 7, Phone: phone, Fields: []string{FieldLastName, FieldImageURL},
 		Before: Card{Phone: phone, FirstName: "Ada", LastName: "", ImageURL: "https://img/1.png", Active: true}, After: after}
-	cards := func(c *Card) map[string]Card {
+	cards := func(c *Card) *Cards {
 		if c == nil {
-			return map[string]Card{}
+			return NewCards()
 		}
-		return map[string]Card{phone: *c}
+		return NewCards(*c)
 	}
 	with := func(f func(*Card)) *Card { c := after; f(&c); return &c }
 
@@ -205,7 +205,7 @@ func TestWriteUndoIsASavedPlan(t *testing.T) {
 	var buf bytes.Buffer
 	pw := NewPlanWriter(&buf, "acct", "undo of run 1")
 	var rows []ReportRow
-	counts, err := WriteUndo(pw, 1, []RunChange{rc}, map[string]Card{phone: after}, func(r ReportRow) { rows = append(rows, r) })
+	counts, err := WriteUndo(pw, 1, []RunChange{rc}, NewCards(after), func(r ReportRow) { rows = append(rows, r) })
 	if err != nil || pw.Close() != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +228,7 @@ func TestWriteUndoIsASavedPlan(t *testing.T) {
 		live Card
 		want Action
 	}{{after, ActionUpdate}, {edited, ActionStale}} {
-		c := changeFromSaved(got[0], map[string]Card{phone: tc.live}, nil, nil)
+		c := changeFromSaved(got[0], cardMap(map[string]Card{phone: tc.live}), nil, nil)
 		if c.Action != tc.want {
 			t.Errorf("live %+v: action %s, want %s", tc.live, c.Action, tc.want)
 		}

@@ -47,7 +47,7 @@ func (r *readFlags) connect(e *env) (*linq.ClientWithResponses, string, error) {
 }
 
 // fetchCards reads every live card once, within --snapshot-timeout.
-func (r *readFlags) fetchCards(ctx context.Context, client *linq.ClientWithResponses) (map[string]sync.Card, error) {
+func (r *readFlags) fetchCards(ctx context.Context, client *linq.ClientWithResponses) (*sync.Cards, error) {
 	ctx, cancel := context.WithTimeoutCause(ctx, r.timeout, fmt.Errorf("--snapshot-timeout %v reached", r.timeout))
 	defer cancel()
 	return sync.FetchSnapshot(ctx, client.ClientInterface, r.retry, nil)

@@ -100,7 +100,7 @@ func checks(ctx context.Context, e *env, o *syncOptions, print func(sync.CheckRe
 				once.MaxAttempts = 1
 				ctxS, cancel := context.WithTimeoutCause(ctx, o.timeout,
 					fmt.Errorf("not read within --snapshot-timeout %s", o.timeout))
-				add(sync.CheckCards(ctxS, func(ctx context.Context) (map[string]sync.Card, error) {
+				add(sync.CheckCards(ctxS, func(ctx context.Context) (*sync.Cards, error) {
 					return sync.FetchSnapshot(ctx, client, once, nil)
 				}, keyFrom))
 				cancel()

@@ -60,11 +60,11 @@ func runExport(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("%w: --output: %v", sync.ErrUsage, err)
 	}
 	active := 0
-	for _, c := range cards {
+	for c := range cards.All() {
 		if c.Active {
 			active++
 		}
 	}
-	fmt.Fprintf(e.stderr, "export: %d cards (%d active, %d inactive) written to %s\n", len(cards), active, len(cards)-active, *output)
+	fmt.Fprintf(e.stderr, "export: %d cards (%d active, %d inactive) written to %s\n", cards.Len(), active, cards.Len()-active, *output)
 	return nil
 }

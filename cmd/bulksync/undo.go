@@ -93,7 +93,7 @@ func runUndo(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	var cards map[string]sync.Card
+	var cards *sync.Cards
 	if len(changes) > 0 {
 		if cards, err = read.fetchCards(ctx, client); err != nil {
 			return err

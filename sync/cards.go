@@ -1,0 +1,233 @@
+package sync
+
+import (
+	"cmp"
+	"iter"
+	"maps"
+	"math"
+	"slices"
+	"strings"
+)
+
+// Cards are the live cards of an account, as one GET /v3/contact_card
+// lists them, keyed by phone number. A Cards is built once (NewCards, or
+// the snapshot's decoder) and then only read, so it may be read from
+// several goroutines. A nil *Cards holds no card.
+//
+// An account may have a million cards, and a plan holds them all while it
+// reads the input twice. As a map[string]Card they cost 233 MB (an 88-byte
+// slot per card, in tables rounded up to powers of two, plus the strings);
+// here a card costs 32 bytes of record, sorted by its number packed into a
+// uint64 (as Lines packs them), plus its strings laid end to end in large
+// chunks: about 60 MB for a million, and nothing in the records for the
+// garbage collector to follow. A lookup is a binary search.
+type Cards struct {
+	recs   []cardRec       // sorted by key, one per number
+	chunks []string        // the cards' strings, end to end
+	other  map[string]Card // numbers that lineKey cannot pack, kept as sent
+}
+
+// cardRec locates one card's strings in Cards.chunks.
+type cardRec struct {
+	key                uint64 // lineKey of the phone number
+	chunk, off         uint32 // where the strings start: phone, first, last, image
+	first, last, image uint32 // their lengths; the phone's is phoneLen
+	phoneLen           uint8
+	active             bool
+}
+
+// cardChunk is the size of a chunk of strings: large enough that a million
+// cards are a few dozen objects, small enough that the last, partly filled
+// one wastes little.
+const cardChunk = 1 << 20
+
+// NewCards returns the store of list. Of two cards with the same number,
+// the later one is kept, as a map would.
+func NewCards(list ...Card) *Cards {
+	var b cardsBuilder
+	for _, c := range list {
+		b.add(c)
+	}
+	return b.done()
+}
+
+// cardsBuilder builds a Cards a card at a time, as the snapshot is read.
+type cardsBuilder struct {
+	cs   Cards
+	buf  []byte   // the chunk being filled
+	full []string // the chunks filled
+}
+
+func (b *cardsBuilder) add(c Card) {
+	key, ok := lineKey(c.Phone)
+	n := len(c.Phone) + len(c.FirstName) + len(c.LastName) + len(c.ImageURL)
+	if !ok || n > math.MaxUint32 {
+		if b.cs.other == nil {
+			b.cs.other = make(map[string]Card)
+		}
+		b.cs.other[c.Phone] = c
+		return
+	}
+	if len(b.buf)+n > cap(b.buf) {
+		b.flush()
+		b.buf = make([]byte, 0, max(cardChunk, n))
+	}
+	r := cardRec{
+		key:      key,
+		chunk:    uint32(len(b.full)),
+		off:      uint32(len(b.buf)),
+		first:    uint32(len(c.FirstName)),
+		last:     uint32(len(c.LastName)),
+		image:    uint32(len(c.ImageURL)),
+		phoneLen: uint8(len(c.Phone)), // at most 20: lineKey checked it
+		active:   c.Active,
+	}
+	b.buf = append(b.buf, c.Phone...)
+	b.buf = append(b.buf, c.FirstName...)
+	b.buf = append(b.buf, c.LastName...)
+	b.buf = append(b.buf, c.ImageURL...)
+	b.cs.recs = append(b.cs.recs, r)
+}
+
+// flush ends the chunk being filled: it becomes a string that the cards'
+// fields are slices of.
+func (b *cardsBuilder) flush() {
+	if b.buf != nil {
+		b.full = append(b.full, string(b.buf))
+		b.buf = nil
+	}
+}
+
+// done sorts the records and returns the store; the builder must not be
+// used after.
+func (b *cardsBuilder) done() *Cards {
+	b.flush()
+	cs := &b.cs
+	cs.chunks = b.full
+	// Stable, so that of two cards with one number the later stays last;
+	// then keep only the last of each run of equal keys.
+	slices.SortStableFunc(cs.recs, func(x, y cardRec) int { return cmp.Compare(x.key, y.key) })
+	out := cs.recs[:0]
+	for i, r := range cs.recs {
+		if i+1 < len(cs.recs) && cs.recs[i+1].key == r.key {
+			continue
+		}
+		out = append(out, r)
+	}
+	cs.recs = slices.Clip(out)
+	return cs
+}
+
+// card builds the Card of r: its strings are slices of a chunk, so this
+// allocates nothing.
+func (cs *Cards) card(r *cardRec) Card {
+	s := cs.chunks[r.chunk][r.off:]
+	c := Card{Active: r.active}
+	c.Phone, s = s[:r.phoneLen], s[r.phoneLen:]
+	c.FirstName, s = s[:r.first], s[r.first:]
+	c.LastName, s = s[:r.last], s[r.last:]
+	c.ImageURL = s[:r.image]
+	return c
+}
+
+// Get returns the card of phone, and whether there is one.
+func (cs *Cards) Get(phone string) (Card, bool) {
+	if cs == nil {
+		return Card{}, false
+	}
+	key, ok := lineKey(phone)
+	if !ok {
+		c, ok := cs.other[phone]
+		return c, ok
+	}
+	i, found := slices.BinarySearchFunc(cs.recs, key, func(r cardRec, k uint64) int { return cmp.Compare(r.key, k) })
+	if !found {
+		return Card{}, false
+	}
+	return cs.card(&cs.recs[i]), true
+}
+
+// Len returns the number of cards.
+func (cs *Cards) Len() int {
+	if cs == nil {
+		return 0
+	}
+	return len(cs.recs) + len(cs.other)
+}
+
+// All yields every card once, in no particular order.
+func (cs *Cards) All() iter.Seq[Card] {
+	return func(yield func(Card) bool) {
+		if cs == nil {
+			return
+		}
+		for i := range cs.recs {
+			if !yield(cs.card(&cs.recs[i])) {
+				return
+			}
+		}
+		for _, c := range cs.other {
+			if !yield(c) {
+				return
+			}
+		}
+	}
+}
+
+// Sorted yields every card once, ordered by phone number as strings sort
+// (the order of reports and exports). It sorts 4-byte positions, not
+// cards.
+func (cs *Cards) Sorted() iter.Seq[Card] {
+	return func(yield func(Card) bool) {
+		if cs == nil {
+			return
+		}
+		order := make([]uint32, len(cs.recs))
+		for i := range order {
+			order[i] = uint32(i)
+		}
+		slices.SortFunc(order, func(a, b uint32) int { return strings.Compare(cs.phone(a), cs.phone(b)) })
+		other := slices.Sorted(maps.Keys(cs.other))
+		for len(order) > 0 || len(other) > 0 {
+			var c Card
+			if len(other) == 0 || len(order) > 0 && cs.phone(order[0]) < other[0] {
+				c, order = cs.card(&cs.recs[order[0]]), order[1:]
+			} else {
+				c, other = cs.other[other[0]], other[1:]
+			}
+			if !yield(c) {
+				return
+			}
+		}
+	}
+}
+
+// phone returns the number of the i-th record.
+func (cs *Cards) phone(i uint32) string {
+	r := &cs.recs[i]
+	return cs.chunks[r.chunk][r.off : r.off+uint32(r.phoneLen)]
+}
+
+// Filter returns the cards for which keep is true. They share cs's
+// strings: only the 32-byte records are copied.
+func (cs *Cards) Filter(keep func(Card) bool) *Cards {
+	out := &Cards{}
+	if cs == nil {
+		return out
+	}
+	out.chunks = cs.chunks
+	for i := range cs.recs {
+		if keep(cs.card(&cs.recs[i])) {
+			out.recs = append(out.recs, cs.recs[i])
+		}
+	}
+	for phone, c := range cs.other {
+		if keep(c) {
+			if out.other == nil {
+				out.other = make(map[string]Card)
+			}
+			out.other[phone] = c
+		}
+	}
+	return out
+}
