@@ -34,9 +34,19 @@ import (
 //     cut is taken as background and not cut for, so they cannot starve
 //     the run.
 //
+// Before the first 429, with no --rate, the rate starts at startRate and
+// doubles every startDouble (a slow start): 32 workers let go at once onto a
+// server taking 50 a second were 27 429s before any answer came back. It
+// ends unlimited once the workers, not the pacer, bound the rate, about
+// 60 ms in; that costs about 45 ms of sending.
+//
 // After a cut the rate climbs back along a cubic curve: quickly towards the
 // rate that last failed, flat near it, then gently above it, so a server
-// that raised its limit is found again within seconds.
+// that raised its limit is found again within seconds. A 429 while probing
+// above a measured limit, after a clean hold at it, returns under the limit
+// at once and doubles the hold before the next probe (1 s up to 8 s): a
+// server with a burst refuses nothing until its bucket runs dry, so a late
+// cut would cost a cluster of 429s each time.
 type limiter struct {
 	mu      stdsync.Mutex
 	now     func() time.Time
@@ -52,10 +62,13 @@ type limiter struct {
 	genRate float64 // the rate when gen began
 
 	// The curve the rate follows since the last cut.
-	phase    phase
-	cutAt    time.Time
-	cutRate  float64 // the rate set by the last cut
-	wmax     float64 // cubic: the rate that last failed, or the measured limit
+	phase   phase
+	cutAt   time.Time
+	cutRate float64 // the rate set by the last cut
+	wmax    float64 // cubic: the rate that last failed, or the measured limit
+	// hold is how long the rate stays at wmax before probing above it;
+	// it grows each time a probe above a measured limit fails.
+	hold     time.Duration
 	lastCut  time.Time
 	lastLook time.Time // when a 429 was last weighed
 	// noisy is set when 429s kept coming right after a cut, below the
@@ -71,7 +84,8 @@ type limiter struct {
 type phase int
 
 const (
-	phaseOpen   phase = iota // no 429 yet: --rate or unlimited
+	phaseOpen   phase = iota // no 429 yet: --rate, or unlimited once the slow start ended
+	phaseStart               // no 429 yet, no --rate: from startRate, double every startDouble
 	phaseSearch              // the limit is unknown: double every searchDouble
 	phaseCubic               // the limit was measured: cubic around wmax
 )
@@ -83,7 +97,12 @@ const (
 	maxWindow       = time.Second // a cut measures at most this much before the 429
 	minAccepted     = 4           // answers a window needs to be trusted
 	searchDouble    = 100 * time.Millisecond
+	startRate       = 100 // req/s: the slow start's first rate
+	startDouble     = 10 * time.Millisecond
+	startOpen       = 4                      // the slow start ends when its rate is this many times what is sent
 	cubicK          = 700 * time.Millisecond // back to wmax this long after a cut
+	maxHold         = 8 * time.Second        // the longest hold at wmax before probing
+	probeAfter      = 300 * time.Millisecond // past the hold, the curve is this long above wmax before a 429 is a failed probe
 	cubicC          = 0.015                  // above wmax: +1.5% after 1 s, +12% after 2 s, +40% after 3 s
 	minRate         = 0.5                    // req/s: never stall completely
 	cutCooldown     = time.Second            // between cuts while the 429 share is small
@@ -233,6 +252,9 @@ func newLimiter(perSecond float64, now func() time.Time) *limiter {
 	l.born = slotOf(l.idleSince)
 	if perSecond > 0 {
 		l.ceiling, l.rate = perSecond, perSecond
+	} else {
+		// The clock of the slow start begins at the first attempt.
+		l.phase, l.rate, l.cutRate = phaseStart, startRate, startRate
 	}
 	return l
 }
@@ -247,7 +269,7 @@ func (l *limiter) Wait(ctx context.Context) (time.Time, error) {
 		if d <= 0 {
 			return now, nil
 		}
-		timer := time.NewTimer(min(d, maxPace))
+		timer := time.NewTimer(d)
 		select {
 		case <-ctx.Done():
 			timer.Stop()
@@ -268,8 +290,12 @@ type ticket struct {
 	begun bool // counted in busy
 }
 
-// take returns how long the attempt holding t must still wait; 0 lets it go
-// now, and counts it as sent.
+// take returns how long the attempt holding t must wait before it looks
+// again; 0 lets it go now, and counts it as sent. It looks again at least
+// every maxPace, and every startDouble during the slow start, because its
+// place in the schedule was given at the rate of the time: the slow start's
+// first tickets are 10 ms apart, and a worker holding the 32nd must not
+// sleep 300 ms while the rate doubles under it.
 func (l *limiter) take(now time.Time, t *ticket) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -288,7 +314,10 @@ func (l *limiter) take(now time.Time, t *ticket) time.Duration {
 			*t = ticket{at: at, gen: l.gen, ok: true}
 		}
 		if d := t.at.Sub(now); d > 0 {
-			return d
+			if l.phase == phaseStart {
+				return min(d, startDouble)
+			}
+			return min(d, maxPace)
 		}
 	}
 	l.last = now
@@ -307,6 +336,9 @@ func (l *limiter) begin(now time.Time) {
 	// requests, not waits; they stay in the measured time.
 	if l.busy == 0 && !l.idleSince.IsZero() && now.Sub(l.idleSince) >= minIdle {
 		l.meter.addIdle(l.idleSince, now)
+	}
+	if l.phase == phaseStart && l.cutAt.IsZero() {
+		l.cutAt = now
 	}
 	l.busy++
 	l.idleSince = time.Time{}
@@ -350,9 +382,29 @@ func (l *limiter) Done(sent time.Time, res attemptResult) {
 // throttled decides whether a 429 for an attempt sent at sent cuts the
 // rate, and to what.
 func (l *limiter) throttled(now, sent time.Time) {
-	if l.phase != phaseOpen {
+	first := l.phase == phaseOpen || l.phase == phaseStart // no 429 yet
+	if !first {
 		if sent.Before(l.lastCut) {
 			return // sent before the last cut, which already answered it
+		}
+		if l.phase == phaseCubic && l.probing(sent) && l.cleanHold() {
+			// A probe above the measured limit failed: the limit did not
+			// rise. Return under it at once, before the probe costs a
+			// cluster of 429s, and probe less often from now on.
+			// What the probe had accepted until now raises the limit:
+			// a burst-1 server accepts less than its limit in a window
+			// refused throughout, so a measured limit may be low.
+			l.follow(now)
+			l.hold = min(max(2*l.hold, time.Second), maxHold)
+			probe := l.meter.window(slotOf(l.cutAt.Add(cubicK)), slotOf(sent), l.born, l.idleSince)
+			if probe.reliable() {
+				l.wmax = max(l.wmax, cutShareOfLimit*probe.rate())
+			}
+			next := cutShareOfLimit * l.wmax
+			l.cutAt, l.lastCut, l.cutRate = now, now, next
+			l.noiseChecked = false
+			l.setRate(next, now, true)
+			return
 		}
 		since := l.meter.window(max(slotOf(l.lastCut), slotOf(now.Add(-maxWindow))), slotOf(now), l.born, l.idleSince)
 		share := since.share()
@@ -374,7 +426,7 @@ func (l *limiter) throttled(now, sent time.Time) {
 		back = 3 * searchDouble / 2
 	}
 	from := slotOf(sent.Add(-back))
-	if l.phase != phaseOpen {
+	if !first {
 		from = max(from, slotOf(l.lastCut))
 	}
 	w := l.meter.window(from, slotOf(sent), l.born, l.idleSince)
@@ -392,6 +444,12 @@ func (l *limiter) throttled(now, sent time.Time) {
 			// full all along, and what it accepted is its limit.
 			l.wmax, next = accepted, cutShareOfLimit*accepted
 			l.noisy = false
+		case l.phase == phaseStart:
+			// The slow start's first 429. The bucket of a server with a
+			// burst hides its limit until it runs dry, so the step
+			// before had no 429 whatever the limit: search again from
+			// under what was accepted, which the burst inflates.
+			next = min(accepted, cur/2)
 		case l.phase == phaseCubic && l.background(now):
 			// 429s came even right after the last cut, below the rate
 			// the server had just accepted: they come whatever the rate
@@ -404,13 +462,20 @@ func (l *limiter) throttled(now, sent time.Time) {
 			// just crossed the limit, which lies between what was accepted
 			// and the current rate. Back off a step, never below what was
 			// accepted, and return towards just under the rate that failed.
+			// What was accepted includes what the server's bucket held
+			// when the window began, so it is trusted only to within
+			// the margin a measured limit gets.
 			l.wmax = crossedShare * cur
-			next = max(accepted, backoffFactor*cur)
+			next = max(cutShareOfLimit*accepted, backoffFactor*cur)
 			if l.phase == phaseSearch {
 				next = max(accepted, cur/2) // the previous step had no 429
 			}
 		}
-		l.phase = phaseCubic
+		if l.phase == phaseStart {
+			l.phase = phaseSearch
+		} else {
+			l.phase = phaseCubic
+		}
 	default:
 		// A window too short to measure, such as the server's burst
 		// drained in milliseconds: restart at what was accepted spread
@@ -420,12 +485,24 @@ func (l *limiter) throttled(now, sent time.Time) {
 		// Answers still to come count as accepted: with a slow server the
 		// 429s come back first.
 		next = float64(max(w.okAll+w.pendingAll, 1)) / max(w.activeAll, minWindow).Seconds()
-		switch l.phase {
-		case phaseOpen:
+		switch {
+		case l.phase == phaseStart || (l.phase == phaseOpen && l.ceiling == 0):
+			// As above: the step before the first 429 proves nothing, and
+			// what was accepted, a burst perhaps, is spread over a
+			// further minWindow. Answers still to come are not counted:
+			// sent in the last milliseconds, at the highest rates, most
+			// of them will be 429s.
 			l.phase = phaseSearch
-		case phaseSearch:
+			next = float64(max(w.okAll, 1)) / (w.activeAll + minWindow).Seconds()
+			if cur > 0 {
+				next = min(next, cur/2)
+			}
+			cur = 0
+		case l.phase == phaseOpen:
+			l.phase = phaseSearch
+		case l.phase == phaseSearch:
 			l.wmax, l.phase = cutShareOfLimit*cur, phaseCubic
-		case phaseCubic:
+		case l.phase == phaseCubic:
 			l.wmax = min(l.wmax, cutShareOfLimit*cur)
 		}
 		if cur > 0 {
@@ -439,6 +516,24 @@ func (l *limiter) throttled(now, sent time.Time) {
 	l.cutAt, l.lastCut, l.cutRate = now, now, next
 	l.noiseChecked = false
 	l.setRate(next, now, true)
+}
+
+// probing reports whether an attempt sent at sent went while the cubic
+// curve was above wmax, probing for a higher limit.
+func (l *limiter) probing(sent time.Time) bool {
+	return sent.After(l.cutAt.Add(cubicK + l.hold + probeAfter))
+}
+
+// cleanHold reports whether the server accepted every attempt between the
+// return to wmax and the probe above it: then a 429 is about the probe,
+// not background noise.
+func (l *limiter) cleanHold() bool {
+	if l.noisy {
+		return false
+	}
+	// From the slot after the cut: the cut's own 429 may share its slot.
+	w := l.meter.window(slotOf(l.cutAt)+1, slotOf(l.cutAt.Add(cubicK+l.hold+probeAfter)), l.born, l.idleSince)
+	return w.thr == 0 && w.ok >= minAccepted
 }
 
 // background reports whether the 429s are background noise: whether the
@@ -464,6 +559,9 @@ func (l *limiter) follow(now time.Time) {
 	switch l.phase {
 	case phaseOpen:
 		return
+	case phaseStart:
+		l.start(now, t)
+		return
 	case phaseSearch:
 		r = l.cutRate * math.Exp2(t/searchDouble.Seconds())
 	case phaseCubic:
@@ -472,7 +570,7 @@ func (l *limiter) follow(now time.Time) {
 			x := 1 - t/k
 			r = l.wmax - (l.wmax-l.cutRate)*x*x*x
 		} else {
-			x := t - k
+			x := max(0, t-k-l.hold.Seconds())
 			r = l.wmax * (1 + cubicC*x*x*x)
 		}
 	}
@@ -489,6 +587,27 @@ func (l *limiter) follow(now time.Time) {
 	}
 	if r > 1e6 {
 		r = 0 // far beyond any server: unlimited again
+	}
+	l.setRate(r, now, false)
+}
+
+// start follows the slow start: the rate doubles every startDouble from
+// startRate, so that the first wave of --concurrency workers cannot flood a
+// low limit (at 50 req/s with a burst of 5, 32 requests sent at once are
+// 27 429s), until the first 429 or until the workers, not the pacer, bound
+// the rate: then it is unlimited.
+func (l *limiter) start(now time.Time, t float64) {
+	if l.cutAt.IsZero() {
+		return // no attempt yet
+	}
+	r := l.cutRate * math.Exp2(t/startDouble.Seconds())
+	span := min(now.Sub(l.cutAt), appWindow)
+	if span >= 5*startDouble {
+		used := l.meter.window(slotOf(now.Add(-span)), slotOf(now), l.born, l.idleSince)
+		if r > startOpen*float64(used.sentAll)/span.Seconds() {
+			l.phase = phaseOpen
+			r = 0
+		}
 	}
 	l.setRate(r, now, false)
 }
