@@ -64,6 +64,12 @@ func limitCells(limits []float64, latencies []time.Duration, styles []string) []
 func (b *bench) rateMatrix(ctx context.Context) []figure {
 	sz := b.sz
 	cells := limitCells(sz.matrixLimits, sz.matrixLatencies, sz.matrixStyles)
+	if sz.matrixCells != nil {
+		cells = slices.DeleteFunc(cells, func(c limitCell) bool { return !sz.matrixCells.MatchString(c.name()) })
+		if len(cells) == 0 {
+			return []figure{{id: "6", name: "rate-limit matrix", err: fmt.Errorf("-cells %q matches no cell", sz.matrixCells)}}
+		}
+	}
 	results := make([]limitResult, len(cells))
 	for i, c := range cells {
 		fmt.Fprintf(b.log, "bench: figure 6: cell %d/%d: %s\n", i+1, len(cells), c.name())
@@ -92,6 +98,7 @@ func (b *bench) rateMatrix(ctx context.Context) []figure {
 	if len(worst) > 0 {
 		detail += "; errors: " + strings.Join(worst, "; ")
 	}
+	jitter := b.jitterFigure(ctx)
 	return []figure{
 		{id: "6a", name: fmt.Sprintf("rate-limit matrix (%d servers), --rate 0, --concurrency 32: cells with ≥ 95%% of the limit over the whole run", len(cells)),
 			value: float64(okRate) / n, shown: fmt.Sprintf("%d/%d", okRate, len(cells)), goal: atLeast(1, "all"), detail: detail},
@@ -99,6 +106,7 @@ func (b *bench) rateMatrix(ctx context.Context) []figure {
 			value: float64(okThrottled) / n, shown: fmt.Sprintf("%d/%d", okThrottled, len(cells)), goal: atLeast(1, "all"), detail: detail},
 		{id: "6c", name: "the same runs: cells reaching 90% of the limit (over one second) within 3 s of the first 429",
 			value: float64(okReach) / n, shown: fmt.Sprintf("%d/%d", okReach, len(cells)), goal: atLeast(1, "all"), detail: detail},
+		jitter,
 	}
 }
 

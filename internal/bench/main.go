@@ -29,6 +29,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"syscall"
@@ -53,11 +54,12 @@ type sizes struct {
 	// figure 6: the rate-limit matrix
 	matrixLimits    []float64
 	matrixLatencies []time.Duration
-	matrixStyles    []string      // the fake's --retry-after
-	matrixSeconds   float64       // each run lasts this long at the limit
-	noisySeconds    float64       // figure 7: ideal length of each run
-	childTimeout    time.Duration // one bulksync process
-	total           time.Duration // the whole bench
+	matrixStyles    []string       // the fake's --retry-after
+	matrixSeconds   float64        // each run lasts this long at the limit
+	matrixCells     *regexp.Regexp // -cells: only the cells whose name matches; nil: all
+	noisySeconds    float64        // figure 7: ideal length of each run
+	childTimeout    time.Duration  // one bulksync process
+	total           time.Duration  // the whole bench
 }
 
 var fullSizes = sizes{
@@ -131,6 +133,7 @@ func run() int {
 		only    = flag.String("only", "", "comma-separated figures to run (1 to 7); writes no BENCHMARKS.md unless -out is given")
 		keep    = flag.Bool("keep", false, "keep the temporary directory (CSV files, reports, request logs)")
 		verbose = flag.Bool("v", false, "print each bulksync run's summary")
+		cells   = flag.String("cells", "", "figure 6: run only the cells whose name matches this regular expression, e.g. 'limit 50, burst 5,'; names are as the progress lines print them")
 	)
 	flag.Parse()
 	explicit := map[string]bool{}
@@ -146,6 +149,15 @@ func run() int {
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "bench: -only: %v\n", err)
 		return 2
+	}
+	if *cells != "" {
+		if sz.matrixCells, err = regexp.Compile(*cells); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: -cells: %v\n", err)
+			return 2
+		}
+		if !explicit["out"] {
+			*out = "" // a part of the matrix is not a BENCHMARKS.md
+		}
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

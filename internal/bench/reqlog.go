@@ -13,6 +13,7 @@ import (
 // logEntry is the part of a fake-api --request-log line the bench reads.
 type logEntry struct {
 	Time   time.Time `json:"time"` // when the request arrived
+	Query  string    `json:"query"`
 	Method string    `json:"method"`
 	Path   string    `json:"path"`
 	Status int       `json:"status"`

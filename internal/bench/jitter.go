@@ -1,0 +1,213 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	stdsync "sync"
+	"time"
+)
+
+// A server with a burst of 1 refuses any request that arrives less than
+// 1/L after the last one it accepted. However well a client paces its
+// requests, they reach the server's bucket with the delays of the
+// scheduler, the client's and server's HTTP stacks and loopback in
+// between, and these differ from request to request. The jitter probe
+// measures that: one pacer goroutine releases PATCHes to 32 workers at
+// exact times 1/rate apart, each worker notes when it called the client,
+// and the fake's request log says when each request arrived. What matters
+// to a burst-1 bucket is how much shorter the gap between two consecutive
+// arrivals is than the gap between their releases.
+
+// jitterResult is one paced run of the probe.
+type jitterResult struct {
+	rate     float64
+	n        int
+	late     []time.Duration // release − planned time, sorted
+	delay    []time.Duration // arrival − release, sorted
+	shrink   []time.Duration // release gap − arrival gap of consecutive arrivals, sorted; > 0: arrived closer than released
+	disorder int             // consecutive arrivals in the other order than their releases
+}
+
+// quantile of a sorted slice.
+func quantile(s []time.Duration, q float64) time.Duration {
+	if len(s) == 0 {
+		return 0
+	}
+	return s[min(len(s)-1, int(q*float64(len(s))))]
+}
+
+// burst1Share is the highest share of a burst-1 limit L a client pacing
+// evenly could send at, were its arrivals this jittery, with at most 1% of
+// requests refused: the release gap 1/(share·L) must exceed 1/L by the
+// 99th percentile of shrink.
+func (r jitterResult) burst1Share(limit float64) float64 {
+	slack := quantile(r.shrink, 0.99).Seconds()
+	if slack <= 0 {
+		return 1
+	}
+	return 1 / (1 + limit*slack)
+}
+
+// jitterProbe paces n PATCHes at rate per second through 32 workers
+// against a fresh fake without a limit, and measures their arrival.
+func (b *bench) jitterProbe(ctx context.Context, name string, rate float64, n int) (jitterResult, error) {
+	res := jitterResult{rate: rate, n: n}
+	f, err := b.startFake(ctx, fakeSpec{name: name, seedRows: n, requestLog: true})
+	if err != nil {
+		return res, err
+	}
+	defer f.stop()
+	const workers = 32
+	tr := &http.Transport{MaxIdleConns: workers, MaxIdleConnsPerHost: workers, IdleConnTimeout: time.Minute}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	body := []byte(`{"first_name":"New"}`)
+	auth := "Bearer " + b.token
+	endpoint := f.url + "/v3/contact_card?phone_number="
+
+	// Open the connections first, so that dialling is not measured.
+	var wg stdsync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, f.url+"/v3/contact_card?phone_number="+url.QueryEscape(phone(0)), nil)
+			req.Header.Set("Authorization", auth)
+			if resp, err := client.Do(req); err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		})
+	}
+	wg.Wait()
+
+	planned := make([]time.Time, n)
+	released := make([]time.Time, n)
+	jobs := make(chan int)
+	var firstErr error
+	var errMu stdsync.Mutex
+	for range workers {
+		wg.Go(func() {
+			for i := range jobs {
+				req, err := http.NewRequestWithContext(ctx, http.MethodPatch, endpoint+url.QueryEscape(phone(i)), bytes.NewReader(body))
+				if err == nil {
+					req.Header.Set("Authorization", auth)
+					req.Header.Set("Content-Type", "application/json")
+					released[i] = time.Now()
+					var resp *http.Response
+					if resp, err = client.Do(req); err == nil {
+						io.Copy(io.Discard, resp.Body)
+						resp.Body.Close()
+					}
+				}
+				if err != nil {
+					errMu.Lock()
+					firstErr = cmpOr(firstErr, err)
+					errMu.Unlock()
+				}
+			}
+		})
+	}
+	start := time.Now().Add(10 * time.Millisecond)
+	for i := range n {
+		planned[i] = start.Add(time.Duration(float64(i) * float64(time.Second) / rate))
+		time.Sleep(time.Until(planned[i]))
+		select {
+		case jobs <- i:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	if err := cmpOr(ctx.Err(), firstErr); err != nil {
+		return res, err
+	}
+	if err := f.stop(); err != nil {
+		return res, err
+	}
+	entries, err := readLog(f.logPath)
+	if err != nil {
+		return res, err
+	}
+	index := make(map[string]int, n)
+	for i := range n {
+		index[phone(i)] = i
+	}
+	var arrivals []int // request indexes in order of arrival
+	arrived := make([]time.Time, n)
+	for _, e := range entries {
+		if e.Method != http.MethodPatch {
+			continue
+		}
+		q, err := url.ParseQuery(e.Query)
+		if err != nil {
+			continue
+		}
+		i, ok := index[q.Get("phone_number")]
+		if !ok {
+			continue
+		}
+		arrived[i] = e.Time
+		arrivals = append(arrivals, i)
+	}
+	if len(arrivals) != n {
+		return res, fmt.Errorf("jitter probe: %d of %d requests in the request log", len(arrivals), n)
+	}
+	for i := range n {
+		res.late = append(res.late, released[i].Sub(planned[i]))
+		res.delay = append(res.delay, arrived[i].Sub(released[i]))
+	}
+	for k := 1; k < len(arrivals); k++ {
+		a, c := arrivals[k-1], arrivals[k]
+		if c < a {
+			res.disorder++
+		}
+		res.shrink = append(res.shrink, released[c].Sub(released[a])-arrived[c].Sub(arrived[a]))
+	}
+	for _, s := range [][]time.Duration{res.late, res.delay, res.shrink} {
+		slices.Sort(s)
+	}
+	return res, nil
+}
+
+func cmpOr(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+// jitterFigure runs the probe at two rates and says what pacing alone can
+// reach against a burst-1 server on this machine now.
+func (b *bench) jitterFigure(ctx context.Context) figure {
+	fig := figure{id: "6j", name: "jitter of paced requests (one pacer, 32 workers, no limit): the highest share of a burst-1 limit of 50 / 200 / 1000 req/s that pacing could reach with ≤ 1% refused"}
+	var parts []string
+	var shares []string
+	for i, rate := range []float64{200, 1000} {
+		fmt.Fprintf(b.log, "bench: figure 6j: %g paced requests/s for 2 s\n", rate)
+		r, err := b.jitterProbe(ctx, fmt.Sprintf("jitter-%d", i), rate, int(2*rate))
+		if err != nil {
+			fig.err = err
+			return fig
+		}
+		us := func(d time.Duration) string { return fmt.Sprintf("%d µs", d.Microseconds()) }
+		parts = append(parts, fmt.Sprintf("at %g/s: release late p50 %s p99 %s; release to arrival p50 %s p99 %s; arrival gap shorter than release gap by p50 %s p99 %s p99.9 %s; %d of %d arrivals out of release order",
+			rate, us(quantile(r.late, 0.5)), us(quantile(r.late, 0.99)), us(quantile(r.delay, 0.5)), us(quantile(r.delay, 0.99)),
+			us(quantile(r.shrink, 0.5)), us(quantile(r.shrink, 0.99)), us(quantile(r.shrink, 0.999)), r.disorder, r.n-1))
+		var s []string
+		for _, limit := range []float64{50, 200, 1000} {
+			s = append(s, percent(r.burst1Share(limit)))
+		}
+		shares = append(shares, strings.Join(s, " / "))
+	}
+	fig.shown = shares[len(shares)-1]
+	fig.detail = "measured at 200/s: " + shares[0] + "; at 1000/s: " + shares[1] + ". " + strings.Join(parts, "; ")
+	return fig
+}
