@@ -63,9 +63,10 @@ func methods(sz sizes) []string {
 			"From the request log: PATCHes answered 200, minus one, ÷ the time between the first and the last of them, ÷ %g; and 429 answers ÷ all PATCHes. "+
 			"The last two thirds of the run (from a third of the way between first and last success) are shown beside, once the limiter has settled.",
 			sz.latency, sz.limitRate, sz.limitBurst, sz.limitBurst, int(sz.limitRate*sz.limitSeconds), sz.limitWorkers, sz.limitRate),
-		fmt.Sprintf("**3** Fake with no latency; %d rows as in 1, at concurrency %d, measured as in 1 (latency 0). Baseline: a loop in the bench itself, %d goroutines sending the same PATCH requests "+
-			"(bearer token, JSON body, body read and discarded, `http.Transport` with `MaxIdleConnsPerHost` %d) to a fresh fake, timed from its request log the same way. "+
-			"%d run(s) of each side, interleaved, the best of each kept. CPU = user + system time from the child's rusage, whole process; a `plan` of the same files before the apply gives the part that is not the apply phase. "+
+		fmt.Sprintf("**3** Fake with no latency; %d rows as in 1, at concurrency %d, measured as in 1 (latency 0). Baseline: a minimal loop, %d goroutines sending the same PATCH requests "+
+			"(bearer token, JSON body, body read and discarded, `http.Transport` with `MaxIdleConnsPerHost` %d) to a fresh fake, timed from its request log the same way; it runs as a process of its own (the bench binary started again), so that its CPU is read from its rusage as bulksync's is. "+
+			"%d run(s) of each side, interleaved; 3a keeps the best rate of each side. "+
+			"3b compares CPU (user + system from each child's rusage) per row of the apply phase: bulksync's is its apply process less a `plan` process of the same files run just before (both start, fetch the snapshot and plan), the loop's is its whole process; the least of the runs of each side counts. The whole apply process's ratio is shown beside. "+
 			"Both the fake and the client share the machine's cores.", sz.zeroRows, sz.zeroWorkers, sz.zeroWorkers, sz.zeroWorkers, sz.zeroRepeats),
 		fmt.Sprintf("**4** For each of %s: a fake seeded with as many cards as the export has rows (an account behind N live cards has N lines too), no latency; a generic export whose numbers are those cards, first_name New (every row an update). "+
 			"Plan = wall time of the `bulksync plan` process, start to exit, the GETs of every card and every line included; it reads the input twice by design (duplicates and --max-changes must be known before any write). "+
