@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -462,7 +463,7 @@ func (a *sender) sendCard(ctx context.Context, phone string, fields []fieldChang
 				body.ImageUrl = &v
 			}
 		}
-		resp, err = a.client.CreateContactCard(ctx, body)
+		resp, err = a.client.CreateContactCardWithBody(ctx, jsonType, bytes.NewReader(createBody(body)))
 	} else {
 		var body linq.UpdateContactCardRequest
 		for _, f := range fields {
@@ -476,10 +477,13 @@ func (a *sender) sendCard(ctx context.Context, phone string, fields []fieldChang
 				body.ImageUrl = &v
 			}
 		}
-		resp, err = a.client.UpdateContactCard(ctx, &linq.UpdateContactCardParams{PhoneNumber: phone}, body)
+		resp, err = a.client.UpdateContactCardWithBody(ctx, &linq.UpdateContactCardParams{PhoneNumber: phone}, jsonType, bytes.NewReader(updateBody(body)))
 	}
 	return readAnswer(ctx, resp, err, decodeSetCard)
 }
+
+// jsonType is the Content-Type of the request bodies.
+const jsonType = "application/json"
 
 // getCard reads one card, after a 409/2014.
 func (a *sender) getCard(ctx context.Context, phone string) answer {

@@ -75,8 +75,9 @@ func NewClient(baseURL, apiKey string, hc *http.Client) (*linq.ClientWithRespons
 	if strings.TrimSpace(apiKey) == "" {
 		return nil, fmt.Errorf("%w: no API key: set LINQ_API_V3_API_KEY or --api-key-file", ErrUsage)
 	}
+	bearer := "Bearer " + apiKey // once, not per request
 	auth := func(ctx context.Context, req *http.Request) error {
-		req.Header.Set("Authorization", "Bearer "+apiKey)
+		req.Header.Set("Authorization", bearer)
 		req.Header.Set("User-Agent", userAgent)
 		return nil
 	}
