@@ -355,13 +355,19 @@ func (s *State) write(w stateWrite) {
 
 func (s *State) writer() {
 	var firstErr error
+	ins, err := s.prepareInserts()
+	if err != nil {
+		firstErr = err
+	} else {
+		defer ins.close()
+	}
 	batch := make([]stateWrite, 0, 256)
 	flush := func() {
 		if len(batch) == 0 || firstErr != nil {
 			batch = batch[:0]
 			return
 		}
-		firstErr = s.writeBatch(batch)
+		firstErr = s.writeBatch(ins, batch)
 		batch = batch[:0]
 	}
 	tick := time.NewTicker(250 * time.Millisecond)
@@ -384,47 +390,114 @@ func (s *State) writer() {
 	}
 }
 
-func (s *State) writeBatch(batch []stateWrite) error {
+// rowsPerInsert is how many rows one INSERT statement carries. A statement
+// per row cost more in database/sql and the driver (arguments, binding,
+// reset) than SQLite's own work of inserting it; 32 rows of 12 values stay
+// far under SQLite's limit of 32766 parameters.
+const rowsPerInsert = 32
+
+const (
+	cardsInsert = `INSERT INTO cards(phone, src_first, src_last, src_image, live_first, live_last, live_image, applied_at, run_id) VALUES `
+	cardsRow    = `(?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	// Rows of one statement are inserted in order, so a number that comes
+	// twice ends with its last values, as one statement per row did.
+	cardsUpsert = `
+		ON CONFLICT(phone) DO UPDATE SET src_first=excluded.src_first, src_last=excluded.src_last, src_image=excluded.src_image,
+			live_first=excluded.live_first, live_last=excluded.live_last, live_image=excluded.live_image,
+			applied_at=excluded.applied_at, run_id=excluded.run_id`
+	changesInsert = `INSERT INTO run_changes(run_id, phone, line, created, fields,
+			before_first, before_last, before_image, before_cdn, after_first, after_last, after_image) VALUES `
+	changesRow = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	// A number is changed at most once per run; should it come twice, the
+	// first row holds the values from before the run.
+	changesIgnore = ` ON CONFLICT DO NOTHING`
+)
+
+// inserts are the writer's statements, prepared once per run: for one row
+// and for rowsPerInsert rows, into cards and into run_changes.
+type inserts struct {
+	card1, cardN, change1, changeN *sql.Stmt
+}
+
+func (s *State) prepareInserts() (*inserts, error) {
+	rows := func(row string, n int) string { return strings.Repeat(row+", ", n-1) + row }
+	ins := &inserts{}
+	for _, p := range []struct {
+		stmt **sql.Stmt
+		sql  string
+	}{
+		{&ins.card1, cardsInsert + cardsRow + cardsUpsert},
+		{&ins.cardN, cardsInsert + rows(cardsRow, rowsPerInsert) + cardsUpsert},
+		{&ins.change1, changesInsert + changesRow + changesIgnore},
+		{&ins.changeN, changesInsert + rows(changesRow, rowsPerInsert) + changesIgnore},
+	} {
+		stmt, err := s.db.Prepare(p.sql)
+		if err != nil {
+			ins.close()
+			return nil, err
+		}
+		*p.stmt = stmt
+	}
+	return ins, nil
+}
+
+func (ins *inserts) close() {
+	for _, st := range []*sql.Stmt{ins.card1, ins.cardN, ins.change1, ins.changeN} {
+		if st != nil {
+			st.Close()
+		}
+	}
+}
+
+func (s *State) writeBatch(ins *inserts, batch []stateWrite) error {
 	tx, err := s.db.Begin()
 	if err != nil {
 		return err
 	}
-	stmt, err := tx.Prepare(`INSERT INTO cards(phone, src_first, src_last, src_image, live_first, live_last, live_image, applied_at, run_id)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT(phone) DO UPDATE SET src_first=excluded.src_first, src_last=excluded.src_last, src_image=excluded.src_image,
-			live_first=excluded.live_first, live_last=excluded.live_last, live_image=excluded.live_image,
-			applied_at=excluded.applied_at, run_id=excluded.run_id`)
-	if err != nil {
-		tx.Rollback()
-		return err
-	}
-	// A number is changed at most once per run; should it come twice, the
-	// first row holds the values from before the run.
-	undo, err := tx.Prepare(`INSERT INTO run_changes(run_id, phone, line, created, fields,
-			before_first, before_last, before_image, before_cdn, after_first, after_last, after_image)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
-	if err != nil {
-		tx.Rollback()
-		return err
-	}
-	for _, w := range batch {
-		a, rc := w.a, w.change
-		if _, err := stmt.Exec(w.phone, a.SrcFirst, a.SrcLast, a.SrcImage, a.LiveFirst, a.LiveLast, a.LiveImage,
-			a.At.UTC().Format(time.RFC3339Nano), a.RunID); err != nil {
+	// The state has one connection, so tx.Stmt reuses the statements
+	// prepared on it.
+	cards := make([]any, 0, 9*rowsPerInsert)
+	changes := make([]any, 0, 12*rowsPerInsert)
+	for len(batch) > 0 {
+		n := min(len(batch), rowsPerInsert)
+		cards, changes = cards[:0], changes[:0]
+		for _, w := range batch[:n] {
+			a, rc := w.a, w.change
+			cards = append(cards, w.phone, a.SrcFirst, a.SrcLast, a.SrcImage, a.LiveFirst, a.LiveLast, a.LiveImage,
+				a.At.UTC().Format(time.RFC3339Nano), a.RunID)
+			if rc != nil {
+				changes = append(changes, a.RunID, w.phone, rc.Line, rc.Created, strings.Join(rc.Fields, "|"),
+					rc.Before.FirstName, rc.Before.LastName, rc.Before.ImageURL, rc.BeforeImageIsCDN,
+					rc.After.FirstName, rc.After.LastName, rc.After.ImageURL)
+			}
+		}
+		batch = batch[n:]
+		if err := execRows(tx, ins.card1, ins.cardN, cards, 9); err != nil {
 			tx.Rollback()
 			return err
 		}
-		if rc == nil {
-			continue
-		}
-		if _, err := undo.Exec(a.RunID, w.phone, rc.Line, rc.Created, strings.Join(rc.Fields, "|"),
-			rc.Before.FirstName, rc.Before.LastName, rc.Before.ImageURL, rc.BeforeImageIsCDN,
-			rc.After.FirstName, rc.After.LastName, rc.After.ImageURL); err != nil {
+		if err := execRows(tx, ins.change1, ins.changeN, changes, 12); err != nil {
 			tx.Rollback()
 			return err
 		}
 	}
 	return tx.Commit()
+}
+
+// execRows inserts args, width values a row, in order: all at once through
+// many when they are rowsPerInsert rows, else row by row through one.
+func execRows(tx *sql.Tx, one, many *sql.Stmt, args []any, width int) error {
+	if len(args) == width*rowsPerInsert {
+		_, err := tx.Stmt(many).Exec(args...)
+		return err
+	}
+	st := tx.Stmt(one)
+	for i := 0; i < len(args); i += width {
+		if _, err := st.Exec(args[i : i+width]...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // EndRun waits for the recorded cards to be written and closes the run's

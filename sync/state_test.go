@@ -287,3 +287,38 @@ func TestAccount(t *testing.T) {
 		t.Errorf("another key or base URL gave the same account")
 	}
 }
+
+// BenchmarkStateSaveApplied is the state writer's cost per confirmed change, as
+// an apply pays it on its writer goroutine: go test ./sync -run '^$' -bench StateSaveApplied
+func BenchmarkStateSaveApplied(b *testing.B) {
+	const rows = 10_000
+	changes := make([]Change, rows)
+	for i := range changes {
+		phone := fmt.Sprintf("+1415555%04d", i)
+		live := Card{Phone: phone, FirstName: "Old", LastName: "Name", Active: true}
+		changes[i] = Change{
+			Desired: Desired{Line: i + 2, Phone: phone, FirstName: "New", LastName: "Name"},
+			Action:  ActionUpdate,
+			Live:    &live,
+			Fields:  []fieldChange{{name: FieldFirstName, old: "Old", new: "New"}},
+		}
+	}
+	for b.Loop() {
+		s, err := OpenState(filepath.Join(b.TempDir(), "state.db"), testAccount, "apply")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := s.BeginRun(context.Background(), RunInfo{Command: "apply", Input: "bench.csv"}); err != nil {
+			b.Fatal(err)
+		}
+		for i := range changes {
+			c := &changes[i]
+			s.SaveApplied(c, Card{Phone: c.Phone, FirstName: "New", LastName: "Name", Active: true})
+		}
+		if err := s.EndRun(NewSummary("apply")); err != nil {
+			b.Fatal(err)
+		}
+		s.Close()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*rows), "ns/row")
+}
