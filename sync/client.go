@@ -81,8 +81,13 @@ func NewClient(baseURL, apiKey string, hc *http.Client) (*linq.ClientWithRespons
 		req.Header.Set("User-Agent", userAgent)
 		return nil
 	}
-	return linq.NewClientWithResponses(strings.TrimSuffix(baseURL, "/"),
+	c, err := linq.NewClientWithResponses(strings.TrimSuffix(baseURL, "/"),
 		linq.WithHTTPClient(hc), linq.WithRequestEditorFn(auth))
+	if err != nil {
+		return nil, err
+	}
+	c.ClientInterface = withQuickWrites(c.ClientInterface)
+	return c, nil
 }
 
 // APIError is an error answer from the Linq API, or an answer that could not

@@ -1,0 +1,114 @@
+package sync
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"reflect"
+	"testing"
+
+	"github.com/bulksync/bulksync/gen/linq"
+)
+
+// The hand-written bodies must be exactly what json.Marshal writes for the
+// generated types, whatever the strings hold.
+func TestBodiesMatchMarshal(t *testing.T) {
+	strs := []string{"", "Ada", "O'Brien", `say "hi"`, `back\slash`, "tab\there", "nl\n", "\x00\x1f",
+		"<b>&amp;</b>", "a<b", "a>b", "a&b", "Zoë", "日本", "\u2028\u2029", "bad\xffutf8", "\xc3", "https://cdn.example/a.png?x=1&y=2"}
+	ptr := func(s string) *string { return &s }
+	for _, s := range strs {
+		for _, b := range []linq.UpdateContactCardRequest{
+			{FirstName: ptr(s)},
+			{LastName: ptr(s)},
+			{ImageUrl: ptr(s)},
+			{FirstName: ptr(s), LastName: ptr("x"), ImageUrl: ptr(s)},
+			{FirstName: ptr("x"), ImageUrl: ptr(s)},
+			{},
+		} {
+			want, err := json.Marshal(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := updateBody(b); string(got) != string(want) {
+				t.Errorf("updateBody(%q) = %s, want %s", s, got, want)
+			}
+		}
+		for _, b := range []linq.CreateContactCardRequest{
+			{PhoneNumber: "+14155550100", FirstName: s},
+			{PhoneNumber: s, FirstName: "x", LastName: ptr(s)},
+			{PhoneNumber: "+14155550100", FirstName: s, LastName: ptr(s), ImageUrl: ptr(s)},
+			{},
+		} {
+			want, err := json.Marshal(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := createBody(b); string(got) != string(want) {
+				t.Errorf("createBody(%q) = %s, want %s", s, got, want)
+			}
+		}
+	}
+}
+
+// recordDoer keeps the requests it is given and answers 200.
+type recordDoer struct{ reqs []*http.Request }
+
+func (d *recordDoer) Do(req *http.Request) (*http.Response, error) {
+	d.reqs = append(d.reqs, req)
+	return &http.Response{StatusCode: 200, Body: http.NoBody, Request: req}, nil
+}
+
+// quickWrites must send what the generated calls send: method, URL, every
+// header (the editors' too), length and body, for any server URL and number.
+func TestQuickWritesMatchGenerated(t *testing.T) {
+	phones := []string{"+14155550100", "14155550100", "+1 415 555 0100", "a&b=c#d", "%2B1", "日本", "x?y", ""}
+	for _, server := range []string{"http://127.0.0.1:8080", "http://127.0.0.1:8080/", "https://api.example/prefix", "https://api.example/prefix/v1/"} {
+		var doer recordDoer
+		edit := func(ctx context.Context, req *http.Request) error {
+			req.Header.Set("Authorization", "Bearer k")
+			return nil
+		}
+		extra := func(ctx context.Context, req *http.Request) error {
+			req.Header.Set("X-Extra", req.URL.RawQuery)
+			return nil
+		}
+		gen, err := linq.NewClient(server, linq.WithHTTPClient(&doer), linq.WithRequestEditorFn(edit))
+		if err != nil {
+			t.Fatal(err)
+		}
+		quick := withQuickWrites(gen)
+		if _, ok := quick.(*quickWrites); !ok {
+			t.Fatalf("%s: withQuickWrites did not wrap the generated client", server)
+		}
+		ctx := context.Background()
+		for _, phone := range phones {
+			body := []byte(`{"first_name":"A"}`)
+			params := &linq.UpdateContactCardParams{PhoneNumber: phone}
+			for _, c := range []linq.ClientInterface{gen, quick} {
+				if _, err := c.UpdateContactCardWithBody(ctx, params, jsonType, bytes.NewReader(body), extra); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := c.CreateContactCardWithBody(ctx, jsonType, bytes.NewReader(body), extra); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		for i := 0; i < len(doer.reqs); i += 4 {
+			for j := range 2 {
+				want, got := doer.reqs[i+j], doer.reqs[i+j+2]
+				if got.Method != want.Method || got.URL.String() != want.URL.String() || got.Host != want.Host ||
+					got.ContentLength != want.ContentLength || !reflect.DeepEqual(got.Header, want.Header) {
+					t.Errorf("%s: quick %s %s %v (length %d), generated %s %s %v (length %d)", server,
+						got.Method, got.URL, got.Header, got.ContentLength, want.Method, want.URL, want.Header, want.ContentLength)
+				}
+				gb, _ := io.ReadAll(got.Body)
+				wb, _ := io.ReadAll(want.Body)
+				if string(gb) != string(wb) || got.GetBody == nil {
+					t.Errorf("%s %s: body %q (GetBody %v), want %q", server, got.URL, gb, got.GetBody != nil, wb)
+				}
+			}
+		}
+	}
+}
