@@ -38,7 +38,9 @@ func runCheck(ctx context.Context, e *env, args []string) error {
 	case "text":
 		out = &textChecks{w: e.stdout}
 	case "json":
-		out = &jsonChecks{log: slog.New(slog.NewJSONHandler(e.stdout, nil))}
+		// command, as on every JSON record of plan and apply: one log
+		// pipeline can take all three.
+		out = &jsonChecks{log: slog.New(slog.NewJSONHandler(e.stdout, nil)).With("command", "check")}
 	default:
 		return fmt.Errorf("%w: --log-format: unknown %q; allowed: text, json", sync.ErrUsage, o.obs.LogFormat)
 	}
