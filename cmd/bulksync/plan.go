@@ -5,8 +5,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"strings"
 
 	"github.com/bulksync/bulksync/internal/cliflag"
+	"github.com/bulksync/bulksync/internal/observe"
 	"github.com/bulksync/bulksync/sync"
 )
 
@@ -55,6 +57,7 @@ func helpWithExitStatus(fs *flag.FlagSet) {
 // command's output is held from here on.
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	if err := cliflag.Parse(fs, args); err != nil {
+		jsonIfAsked(fs, args)
 		return flagError(fs, err)
 	}
 	if fs.NArg() > 0 {
@@ -62,6 +65,35 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	}
 	holdIfQuiet(fs)
 	return nil
+}
+
+// jsonIfAsked makes the error line of a command line that does not parse
+// a JSON record when it asks for --log-format json, wherever: parsing
+// stopped at the bad flag, which may come before --log-format. Every line
+// of a run that asked for JSON must parse as JSON, this one included.
+func jsonIfAsked(fs *flag.FlagSet, args []string) {
+	if fs.Lookup("log-format") == nil {
+		return
+	}
+	format := "" // the last one given wins, as when parsing
+	for i, a := range args {
+		if a == "--" {
+			break
+		}
+		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !strings.HasPrefix(a, "-") || name != "log-format" {
+			continue
+		}
+		if !hasValue && i+1 < len(args) {
+			value = args[i+1]
+		}
+		if v, err := observe.LogFormats.Parse(value); err == nil {
+			format = v
+		}
+	}
+	if format == "json" {
+		observe.NewConsole(fs.Output()).SetFormat("json")
+	}
 }
 
 // flagError is the error of cliflag.Parse as a command returns it.
