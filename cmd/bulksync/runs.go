@@ -5,7 +5,6 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
-	"os"
 	"strconv"
 	"text/tabwriter"
 	"time"
@@ -35,7 +34,9 @@ func runRuns(ctx context.Context, e *env, args []string) error {
 	}
 	if format == "" {
 		format = "csv"
-		if f, ok := e.stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		// Any writer with a descriptor: main wraps standard output
+		// (--quiet's hold) and the wrapper passes the file's on.
+		if f, ok := e.stdout.(interface{ Fd() uintptr }); ok && term.IsTerminal(int(f.Fd())) {
 			format = "table"
 		}
 	}
