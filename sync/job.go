@@ -235,7 +235,7 @@ func (j *Job) Run(hard, stop context.Context) (runErr error) {
 		return err
 	}
 	defer func() {
-		j.summary.end(runErr)
+		j.summary.End(runErr)
 		if err := state.EndRun(j.summary); err != nil && j.Log != nil {
 			// The run itself is done and reported; only its history
 			// entry is incomplete. Say so, but keep the run's own error.

@@ -111,7 +111,7 @@ func (r *runner) run(ctx context.Context, src changeSource) error {
 		r.summary.InputSHA256 = first.inputSHA256
 		if r.planOut != nil {
 			r.planOut.header.InputSHA256 = first.inputSHA256
-			r.planOut.header.Shard = r.shard.String()
+			r.planOut.SetShard(r.shard)
 		}
 		// Only a complete first pass knows which cards no record names.
 		r.setAbsent(absentCards(cards, r.shard, first.named))

@@ -83,6 +83,11 @@ func NewPlanWriter(w io.Writer, account, input string) *PlanWriter {
 		header: planHeader{Version: planVersion, Account: account, Input: input}}
 }
 
+// SetShard marks the plan as one shard's (--shard i/n): applied, its absent
+// cards and unhealthy lines are that shard's. Call it before the first
+// Write.
+func (pw *PlanWriter) SetShard(s Shard) { pw.header.Shard = s.String() }
+
 func (pw *PlanWriter) begin() error {
 	if pw.begun {
 		return nil

@@ -78,8 +78,9 @@ func (s *Summary) Count(r ReportRow, drift bool) {
 	s.Requests += r.Attempts
 }
 
-// end records how the run ended: its length, exit code and error.
-func (s *Summary) end(runErr error) {
+// End records how the run ended: its length, exit code and error. Call it
+// before State.EndRun.
+func (s *Summary) End(runErr error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.Duration = time.Since(s.Started).Seconds()

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/bulksync/bulksync/gen/linq"
 	"github.com/bulksync/bulksync/internal/atomicfile"
 	"github.com/bulksync/bulksync/internal/cliflag"
 	"github.com/bulksync/bulksync/internal/htmlreport"
@@ -93,22 +95,56 @@ func runUndo(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	// The undo is a run of its own in the history ('bulksync runs'): what
+	// its plan holds and how it ended. A usage error above leaves no row.
+	input := fmt.Sprintf("undo of run %d", id)
+	sum := sync.NewSummary("undo")
+	sum.Input, sum.Report = input, *out
+	if abs, err := filepath.Abs(*out); err == nil {
+		sum.Report = abs
+	}
+	if err := st.BeginRun(ctx, sync.RunInfo{Command: "undo", Input: input, Report: sum.Report}); err != nil {
+		return err
+	}
+	counts, err := writeUndo(ctx, read, client, account, id, changes, shard, sum, *out, *html)
+	sum.End(err)
+	if eerr := st.EndRun(sum); eerr != nil {
+		// The plan is written; only its history entry is incomplete.
+		fmt.Fprintf(e.stderr, "undo: cannot end the run's history row: %v\n", eerr)
+	}
+	if err != nil {
+		return err
+	}
+	printUndo(e.stderr, run, len(changes), counts, *out)
+	return nil
+}
+
+// writeUndo writes the plan that puts back changes, run id's, to out (and
+// the page to html), counting its rows into sum. Its records are of shard,
+// the run's.
+func writeUndo(ctx context.Context, read readFlags, client *linq.ClientWithResponses, account string, id int64,
+	changes []sync.RunChange, shard sync.Shard, sum *sync.Summary, out, html string) (map[sync.Action]int, error) {
 	var cards *sync.Cards
 	if len(changes) > 0 {
+		var err error
 		if cards, err = read.fetchCards(ctx, client); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	input := fmt.Sprintf("undo of run %d", id)
 	var page *htmlreport.Collector
-	var report func(sync.ReportRow)
-	if *html != "" {
+	if html != "" {
 		page = htmlreport.New("undo")
-		report = page.Add
+	}
+	report := func(r sync.ReportRow) {
+		sum.Count(r, false)
+		if page != nil {
+			page.Add(r)
+		}
 	}
 	var counts map[sync.Action]int
-	err = atomicfile.Write(*out, true, func(w io.Writer) error {
-		pw := sync.NewPlanWriter(w, account, input)
+	err := atomicfile.Write(out, true, func(w io.Writer) error {
+		pw := sync.NewPlanWriter(w, account, sum.Input)
+		pw.SetShard(shard)
 		var err error
 		if counts, err = sync.WriteUndo(pw, id, changes, cards, report); err != nil {
 			return err
@@ -116,15 +152,15 @@ func runUndo(ctx context.Context, e *env, args []string) error {
 		return pw.Close()
 	})
 	if err != nil {
-		return fmt.Errorf("%w: --out: %v", sync.ErrUsage, err)
+		return nil, fmt.Errorf("%w: --out: %v", sync.ErrUsage, err)
 	}
+	sum.Records, sum.Changes = len(changes), counts[sync.ActionUpdate]
 	if page != nil {
-		if err := atomicfile.Write(*html, true, func(w io.Writer) error { return page.Write(w, input, time.Now()) }); err != nil {
-			return fmt.Errorf("%w: --html: %v", sync.ErrAborted, err)
+		if err := atomicfile.Write(html, true, func(w io.Writer) error { return page.Write(w, sum.Input, time.Now()) }); err != nil {
+			return nil, fmt.Errorf("%w: --html: %v", sync.ErrAborted, err)
 		}
 	}
-	printUndo(e.stderr, run, len(changes), counts, *out)
-	return nil
+	return counts, nil
 }
 
 // printUndo says what the plan holds and what to do with it.
@@ -132,8 +168,11 @@ func printUndo(w io.Writer, run sync.RunEntry, changed int, counts map[sync.Acti
 	what := fmt.Sprintf("run %d (%s of %s, started %s)", run.ID, run.Command, run.Input, run.Started.Local().Format("2006-01-02 15:04:05"))
 	if changed == 0 {
 		why := "it changed no card"
-		if run.Command == "plan" {
+		switch run.Command {
+		case "plan":
 			why = "it was a plan, which sends nothing"
+		case "undo":
+			why = "it was an undo, which only writes a plan (undo the apply --plan of it instead)"
 		}
 		fmt.Fprintf(w, "undo: %s: %s; the plan in %s is empty\n", what, why, out)
 		return
