@@ -153,6 +153,9 @@ func (a *sender) attempts(ctx context.Context, c *Change) Outcome {
 	var note string
 	reread := false     // after a 409/2014: the next attempt is a GET of the card
 	var conflict answer // the 409/2014 that led to the re-read
+	// mayHaveMade: a POST of this row went unanswered or met a server
+	// error, so it may have created the card that a later 409 finds.
+	mayHaveMade := false
 	// The request slot is held from the limiter to the answer, and across
 	// short backoffs; a long wait (a Retry-After) hands it to the next row.
 	holding := false
@@ -203,6 +206,9 @@ func (a *sender) attempts(ctx context.Context, c *Change) Outcome {
 			last = a.sendCard(ctx, c.Phone, fields, false)
 		}
 		class := last.class(create && !reread)
+		if method == http.MethodPost && (last.status == 0 || last.status >= 500) {
+			mayHaveMade = true
+		}
 		// Every answer but a 429 shows the rate the server takes.
 		switch {
 		case class == ClassThrottled:
@@ -259,6 +265,12 @@ func (a *sender) attempts(ctx context.Context, c *Change) Outcome {
 					o = failedOutcome(o, conflict, "the card exists but is inactive (POST answered 409/2014; is_active=false); Linq only updates active cards")
 					o.Action = ActionInactive
 					return o
+				}
+				if !mayHaveMade {
+					// No attempt of this row can have made the card: it was
+					// there before (created since the snapshot). What it held
+					// is what the report's old values and an undo put back.
+					c.Live = live
 				}
 				fields = diffFields(c.Desired, *live, nil, a.plan.Empty, false).changes
 				if len(fields) == 0 {

@@ -343,8 +343,11 @@ func (s *State) BeginRun(ctx context.Context, r RunInfo) error {
 func (s *State) SaveApplied(c *Change, card Card) {
 	a := appliedAfter(c, card, c.Known)
 	a.At = time.Now()
-	rc := runChangeOf(c, card)
-	s.write(stateWrite{c.Phone, a, &rc})
+	w := stateWrite{phone: c.Phone, a: a}
+	if rc, changed := runChangeOf(c, card); changed {
+		w.change = &rc
+	}
+	s.write(w)
 }
 
 // write hands one card to the writer, as recorded by this run.

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -34,19 +35,41 @@ type RunChange struct {
 }
 
 // runChangeOf is what the state records of a change the API confirmed,
-// answering card.
-func runChangeOf(c *Change, card Card) RunChange {
+// answering card; false when the change turned out to change nothing.
+func runChangeOf(c *Change, card Card) (RunChange, bool) {
 	rc := RunChange{Line: c.Line, Phone: c.Phone, Fields: c.FieldNames(), After: card}
-	// A create that met 409/2014 patched a card the run's snapshot did not
-	// have: most likely its own earlier attempt. It is a creation either
-	// way: there are no values from before to put back.
-	if c.Action == ActionCreate || c.Live == nil {
+	switch {
+	case c.Live == nil:
+		// A create, including one that met 409/2014 after an attempt whose
+		// answer was lost (most likely its own): there are no values from
+		// before to put back.
 		rc.Created = true
-		return rc
+		return rc, true
+	case c.Action == ActionCreate:
+		// A create that met 409/2014 on a card no attempt of this run can
+		// have made, read back into c.Live: only the fields the patch then
+		// changed are the run's.
+		rc.Fields = slices.DeleteFunc(rc.Fields, func(f string) bool { return fieldOf(*c.Live, f) == fieldOf(card, f) })
+		if len(rc.Fields) == 0 {
+			return rc, false
+		}
 	}
 	rc.Before = *c.Live
 	rc.Before.ImageURL, rc.BeforeImageIsCDN = beforeImage(*c.Live, c.Known)
-	return rc
+	return rc, true
+}
+
+// fieldOf is a card's value of the field named f.
+func fieldOf(c Card, f string) string {
+	switch f {
+	case FieldFirstName:
+		return c.FirstName
+	case FieldLastName:
+		return c.LastName
+	case FieldImageURL:
+		return c.ImageURL
+	}
+	return ""
 }
 
 // beforeImage is the image to put back: the source URL bulksync applied,

@@ -5,10 +5,16 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/bulksync/bulksync/gen/linq"
+	"github.com/bulksync/bulksync/internal/linqfake"
 )
 
 // A state written by schema 1 is migrated forward in place: its cards and
@@ -270,4 +276,102 @@ func TestRunChangesOfAKilledRun(t *testing.T) {
 	if run.Ended != nil || len(changes) != 1 || changes[0].Before.LastName != "Lovelace" || changes[0].After.LastName != "Byron" {
 		t.Errorf("run %+v, changes %+v", run, changes)
 	}
+}
+
+// A create that meets 409/2014 patches the card it finds. When no attempt
+// of the run can have made that card (it appeared after the snapshot), the
+// run changed it, not created it: the state keeps what it held, so undo
+// puts it back instead of calling it cannot_undo. When it already matched,
+// the run changed nothing and the state keeps no change.
+func TestConflictOnAFoundCard(t *testing.T) {
+	const phone = "+12125550000"
+	for _, tt := range []struct {
+		name        string
+		found       linq.ContactCard
+		wantChanges []RunChange
+	}{
+		{"differs: patched, undone to what it held", card(phone, "Someone", "Else", true), []RunChange{{
+			Line: 2, Phone: phone, Fields: []string{FieldFirstName, FieldLastName},
+			Before: Card{Phone: phone, FirstName: "Someone", LastName: "Else", Active: true},
+			After:  Card{Phone: phone, FirstName: "New", LastName: "Number0", Active: true},
+		}}},
+		{"matches: nothing changed", card(phone, "New", "Number0", true), nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			fake, url := startFake(t, linqfake.Options{})
+			statePath := filepath.Join(t.TempDir(), "state.db")
+			res := runSync(t, url, export(1, "New"), func(j *Job) {
+				j.StateFile = statePath
+				j.Events = onPlanned(func() { fake.PutCard(tt.found) })
+			})
+			if res.err != nil {
+				t.Fatalf("Run: %v", res.err)
+			}
+			if r := res.rows[0]; r["action"] != "create" || r["result"] != "ok" || r["first_name_old"] != tt.found.FirstName {
+				t.Errorf("row %v, want create ok with the found card's old values", r)
+			}
+			_, changes := runChanges(t, statePath, url, 1)
+			if !reflect.DeepEqual(changes, tt.wantChanges) {
+				t.Errorf("run changes\n%+v, want\n%+v", changes, tt.wantChanges)
+			}
+			for _, rc := range changes {
+				if c := undoChange(1, rc, NewCards(rc.After)); c.Action != ActionUpdate || c.FirstName != "Someone" {
+					t.Errorf("undo %+v, want an update back to Someone", c)
+				}
+			}
+		})
+	}
+}
+
+// After a POST that went unanswered (here a 503), a 409/2014 most likely
+// meets the run's own card: it stays recorded as created.
+func TestConflictAfterAnUnansweredCreate(t *testing.T) {
+	const phone = "+12125550001"
+	posts := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case r.Method == http.MethodGet && r.URL.Path == "/v3/phone_numbers":
+			fmt.Fprintf(w, `{"phone_numbers":[{"phone_number":%q}]}`, phone)
+		case r.Method == http.MethodGet && r.URL.Query().Get("phone_number") == "":
+			fmt.Fprint(w, `{"contact_cards":[]}`)
+		case r.Method == http.MethodGet:
+			fmt.Fprintf(w, `{"contact_cards":[{"phone_number":%q,"first_name":"New","is_active":true}]}`, phone)
+		case posts == 0:
+			posts++
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprint(w, `{"success":false,"error":{"status":503,"code":4004,"message":"Service unavailable"}}`)
+		default:
+			w.WriteHeader(http.StatusConflict)
+			fmt.Fprint(w, `{"success":false,"error":{"status":409,"code":2014,"message":"A contact card already exists for this phone number"}}`)
+		}
+	}))
+	defer srv.Close()
+	statePath := filepath.Join(t.TempDir(), "state.db")
+	res := runSync(t, srv.URL, "phone_number,first_name\n"+phone+",New\n", func(j *Job) { j.StateFile = statePath })
+	if res.err != nil {
+		t.Fatalf("Run: %v", res.err)
+	}
+	if r := res.rows[0]; r["result"] != "ok" || r["attempts"] != "3" || r["first_name_old"] != "" {
+		t.Errorf("row %v, want ok after POST 503, POST 409 and a GET, with no old values", r)
+	}
+	_, changes := runChanges(t, statePath, srv.URL, 1)
+	if len(changes) != 1 || !changes[0].Created {
+		t.Errorf("run changes %+v, want one created card", changes)
+	}
+}
+
+// runChanges reads back what run id recorded in the state at path.
+func runChanges(t *testing.T, path, baseURL string, id int64) (RunEntry, []RunChange) {
+	t.Helper()
+	st, err := OpenState(path, Account(baseURL, testToken), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	run, changes, err := st.RunChanges(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return run, changes
 }
