@@ -39,6 +39,7 @@ fuzz:
 	$(GO) test ./sync -run '^$$' -fuzz '^FuzzReadAnswer$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./sync -run '^$$' -fuzz '^FuzzPhoneFastPath$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./sync -run '^$$' -fuzz '^FuzzXLSXSource$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./sync -run '^$$' -fuzz '^FuzzListsReadAsEncodingJSON$$' -fuzztime $(FUZZTIME)
 
 # The official TypeScript SDK (@linqapp/sdk, pinned by testdata/sdk/
 # package-lock.json) against `bulksync fake-api`: list, retrieve, create,

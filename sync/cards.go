@@ -59,13 +59,19 @@ type cardsBuilder struct {
 }
 
 func (b *cardsBuilder) add(c Card) {
-	key, ok := lineKey(c.Phone)
-	n := len(c.Phone) + len(c.FirstName) + len(c.LastName) + len(c.ImageURL)
+	addCard(b, c.Phone, c.FirstName, c.LastName, c.ImageURL, c.Active)
+}
+
+// addCard adds a card given as strings, or as the bytes the list decoder
+// holds, which are copied: a card costs no allocation of its own.
+func addCard[S ~string | ~[]byte](b *cardsBuilder, phone, first, last, image S, active bool) {
+	key, ok := lineKey(string(phone))
+	n := len(phone) + len(first) + len(last) + len(image)
 	if !ok || n > math.MaxUint32 {
 		if b.cs.other == nil {
 			b.cs.other = make(map[string]Card)
 		}
-		b.cs.other[c.Phone] = c
+		b.cs.other[string(phone)] = Card{Phone: string(phone), FirstName: string(first), LastName: string(last), ImageURL: string(image), Active: active}
 		return
 	}
 	if len(b.buf)+n > cap(b.buf) {
@@ -76,16 +82,16 @@ func (b *cardsBuilder) add(c Card) {
 		key:      key,
 		chunk:    uint32(len(b.full)),
 		off:      uint32(len(b.buf)),
-		first:    uint32(len(c.FirstName)),
-		last:     uint32(len(c.LastName)),
-		image:    uint32(len(c.ImageURL)),
-		phoneLen: uint8(len(c.Phone)), // at most 20: lineKey checked it
-		active:   c.Active,
+		first:    uint32(len(first)),
+		last:     uint32(len(last)),
+		image:    uint32(len(image)),
+		phoneLen: uint8(len(phone)), // at most 20: lineKey checked it
+		active:   active,
 	}
-	b.buf = append(b.buf, c.Phone...)
-	b.buf = append(b.buf, c.FirstName...)
-	b.buf = append(b.buf, c.LastName...)
-	b.buf = append(b.buf, c.ImageURL...)
+	b.buf = append(b.buf, phone...)
+	b.buf = append(b.buf, first...)
+	b.buf = append(b.buf, last...)
+	b.buf = append(b.buf, image...)
 	b.cs.recs = append(b.cs.recs, r)
 }
 

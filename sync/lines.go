@@ -1,10 +1,9 @@
 package sync
 
 import (
+	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"maps"
 	"slices"
@@ -61,6 +60,22 @@ func lineKey(phone string) (uint64, bool) {
 
 func newLines() *Lines {
 	return &Lines{unhealthy: make(map[string]Line)}
+}
+
+// addNumber puts a healthy line on the list, given as the decoder's
+// bytes: the conversions below allocate nothing for a number that packs.
+func (ls *Lines) addNumber(phone []byte) {
+	if k, ok := lineKey(string(phone)); ok {
+		ls.numbers = append(ls.numbers, k)
+	} else {
+		if ls.other == nil {
+			ls.other = make(map[string]struct{})
+		}
+		ls.other[string(phone)] = struct{}{}
+	}
+	if len(ls.unhealthy) > 0 {
+		delete(ls.unhealthy, string(phone))
+	}
 }
 
 // add puts l on the list; a number listed twice keeps its last status.
@@ -137,80 +152,100 @@ func FetchLines(ctx context.Context, c linq.ClientInterface, retry ApplyOptions,
 // readLines names the read in events and logs.
 const readLines = "phone numbers"
 
-// wireLine is one item of the list, decoded leniently: the status is any
-// string (the Go SDK adds FLAGGED to the documented enum, and Linq may add
-// more), and fields bulksync does not use are ignored.
-type wireLine struct {
-	PhoneNumber string `json:"phone_number"`
-	Reputation  *struct {
-		Status string `json:"status"`
-		DocURL string `json:"doc_url"`
-	} `json:"reputation"`
-	HealthStatus *struct {
-		Status string `json:"status"`
-		DocURL string `json:"doc_url"`
-	} `json:"health_status"`
-}
-
 // decodeLines reads {"phone_numbers":[...]} one line at a time: the list
-// of an account with a million lines is some 300 MB of JSON, never held
-// whole.
+// of an account with a million lines is some 280 MB of JSON, never held
+// whole. The status is any string (the Go SDK adds FLAGGED to the
+// documented enum, and Linq may add more); fields bulksync does not use
+// are skipped.
 func decodeLines(r io.Reader) (*Lines, error) {
-	dec := json.NewDecoder(r)
-	if err := expectDelim(dec, '{'); err != nil {
+	var lines *Lines
+	var phone []byte
+	var rep, health lineStatus // one of each for the whole list
+	found, err := readTopList(r, "phone_numbers", func() { lines = newLines() }, func(lr *listReader) error {
+		phone = phone[:0]
+		rep.reset()
+		health.reset()
+		err := lr.object(func(key []byte) error {
+			switch {
+			case keyIs(key, "phone_number"):
+				return lr.bytesInto(&phone, "phone_number")
+			case keyIs(key, "reputation"):
+				return rep.read(lr, "reputation")
+			case keyIs(key, "health_status"):
+				return health.read(lr, "health_status")
+			}
+			return lr.skip()
+		})
+		if err != nil || len(phone) == 0 {
+			return err
+		}
+		if health.healthy() && rep.healthy() {
+			// Nearly every line: only its number is kept, and no string is
+			// made of it.
+			lines.addNumber(phone)
+			return nil
+		}
+		l := Line{Phone: string(phone)}
+		if health.present {
+			l.Health, l.DocURL = strings.ToUpper(string(health.status)), string(health.docURL)
+		}
+		if rep.present {
+			l.Reputation = strings.ToUpper(string(rep.status))
+			if len(rep.docURL) > 0 {
+				l.DocURL = string(rep.docURL)
+			}
+		}
+		lines.add(l)
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
-	var lines *Lines
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, err
-		}
-		if key, _ := tok.(string); key != "phone_numbers" {
-			var skip json.RawMessage
-			if err := dec.Decode(&skip); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		tok, err = dec.Token()
-		if err != nil {
-			return nil, err
-		}
-		if tok == nil { // "phone_numbers": null
-			continue
-		}
-		if d, ok := tok.(json.Delim); !ok || d != '[' {
-			return nil, fmt.Errorf("unexpected %v where '[' belongs", tok)
-		}
-		lines = newLines()
-		for dec.More() {
-			var w wireLine // fresh: a field absent from this item must not keep the last one's value
-			if err := dec.Decode(&w); err != nil {
-				return nil, err
-			}
-			if w.PhoneNumber == "" {
-				continue
-			}
-			l := Line{Phone: w.PhoneNumber}
-			if w.HealthStatus != nil {
-				l.Health, l.DocURL = strings.ToUpper(w.HealthStatus.Status), w.HealthStatus.DocURL
-			}
-			if w.Reputation != nil {
-				l.Reputation = strings.ToUpper(w.Reputation.Status)
-				if w.Reputation.DocURL != "" {
-					l.DocURL = w.Reputation.DocURL
-				}
-			}
-			lines.add(l)
-		}
-		lines.done()
-		if err := expectDelim(dec, ']'); err != nil {
-			return nil, err
-		}
-	}
-	if lines == nil {
+	if !found {
 		return nil, errors.New("no phone_numbers in the answer")
 	}
-	return lines, expectDelim(dec, '}')
+	lines.done()
+	return lines, nil
+}
+
+// lineStatus is a line's reputation or health_status as the list gives
+// it; present is false when it is absent or null.
+type lineStatus struct {
+	present        bool
+	status, docURL []byte
+}
+
+func (st *lineStatus) reset() {
+	st.present, st.status, st.docURL = false, st.status[:0], st.docURL[:0]
+}
+
+// healthy reports whether the status says nothing against the line, as
+// Line.Healthy reads it.
+func (st *lineStatus) healthy() bool {
+	return !st.present || len(st.status) == 0 || bytes.EqualFold(st.status, []byte("HEALTHY"))
+}
+
+// read reads the status object, or null. A repeated key adds to the
+// object before it unless a null came between, as encoding/json fills a
+// pointer to a struct.
+func (st *lineStatus) read(lr *listReader, field string) error {
+	if null, err := lr.null(); null || err != nil {
+		st.reset()
+		return err
+	}
+	if c, err := lr.peek(); err != nil {
+		return err
+	} else if c != '{' {
+		return lr.errorf("%s: want an object", field)
+	}
+	st.present = true
+	return lr.object(func(key []byte) error {
+		switch {
+		case keyIs(key, "status"):
+			return lr.bytesInto(&st.status, field+".status")
+		case keyIs(key, "doc_url"):
+			return lr.bytesInto(&st.docURL, field+".doc_url")
+		}
+		return lr.skip()
+	})
 }

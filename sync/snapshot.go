@@ -2,7 +2,6 @@ package sync
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -112,67 +111,41 @@ func readList[T any](resp *http.Response, err error, what string, decode func(io
 
 // decodeCardList reads {"contact_cards":[...]} one card at a time into the
 // compact store, so a list of a million cards is never held whole, neither
-// as JSON nor as Go values.
+// as JSON nor as Go values. A field that is absent or null reads as "", as
+// cardFromAPI makes it.
 func decodeCardList(r io.Reader) (*Cards, error) {
-	dec := json.NewDecoder(r)
-	if err := expectDelim(dec, '{'); err != nil {
+	var b cardsBuilder
+	var phone, first, last, image []byte // one of each for the whole list
+	found, err := readTopList(r, "contact_cards", func() { b = cardsBuilder{} }, func(lr *listReader) error {
+		phone, first, last, image = phone[:0], first[:0], last[:0], image[:0]
+		active := false
+		if err := lr.object(func(key []byte) error {
+			switch {
+			case keyIs(key, "phone_number"):
+				return lr.bytesInto(&phone, "phone_number")
+			case keyIs(key, "first_name"):
+				return lr.bytesInto(&first, "first_name")
+			case keyIs(key, "last_name"):
+				return lr.bytesInto(&last, "last_name")
+			case keyIs(key, "image_url"):
+				return lr.bytesInto(&image, "image_url")
+			case keyIs(key, "is_active"):
+				return lr.boolInto(&active, "is_active")
+			}
+			return lr.skip()
+		}); err != nil {
+			return err
+		}
+		addCard(&b, phone, first, last, image, active)
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
-	var cards *Cards
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, err
-		}
-		if key, _ := tok.(string); key != "contact_cards" {
-			var skip json.RawMessage
-			if err := dec.Decode(&skip); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		if err := expectDelim(dec, '['); err != nil {
-			return nil, err
-		}
-		var b cardsBuilder
-		var w wireCard // one for the whole list: decoding allocates only the strings
-		for dec.More() {
-			w = wireCard{} // a field absent from this card must not keep the last one's value
-			if err := dec.Decode(&w); err != nil {
-				return nil, err
-			}
-			b.add(Card{Phone: w.Phone, FirstName: w.First, LastName: w.Last, ImageURL: w.Image, Active: w.Active})
-		}
-		if err := expectDelim(dec, ']'); err != nil {
-			return nil, err
-		}
-		cards = b.done()
-	}
-	if cards == nil {
+	if !found {
 		return nil, fmt.Errorf("no contact_cards in the answer")
 	}
-	return cards, expectDelim(dec, '}')
-}
-
-// wireCard is one card of the list as decodeCardList reads it: a field
-// that is absent or null reads as "", as cardFromAPI makes it.
-type wireCard struct {
-	Phone  string `json:"phone_number"`
-	First  string `json:"first_name"`
-	Last   string `json:"last_name"`
-	Image  string `json:"image_url"`
-	Active bool   `json:"is_active"`
-}
-
-func expectDelim(dec *json.Decoder, want json.Delim) error {
-	tok, err := dec.Token()
-	if err != nil {
-		return err
-	}
-	if d, ok := tok.(json.Delim); !ok || d != want {
-		return fmt.Errorf("unexpected %v where %q belongs", tok, want)
-	}
-	return nil
+	return b.done(), nil
 }
 
 func cardFromAPI(phone, first string, last, image *string, active bool) Card {

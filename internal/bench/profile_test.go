@@ -108,6 +108,18 @@ func BenchmarkPlan(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*rows), "ns/row")
 }
 
+// BenchmarkPlanMillion plans 1M rows against 1M live cards, the scale of
+// issue 12 and figure 4b: run it alone, with -benchtime 1x.
+func BenchmarkPlanMillion(b *testing.B) {
+	const rows = 1_000_000
+	_, srv, _ := profileFake(b, rows, linqfake.Options{})
+	export := exportFile(b, rows)
+	for b.Loop() {
+		runInProcess(b, srv.URL, export, true, 1)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*rows), "ns/row")
+}
+
 // BenchmarkApply applies 10k updates at concurrency 32 with no latency.
 // conns/op counts the connections the fake accepted: about one per worker
 // when the client keeps its connections.

@@ -1,0 +1,407 @@
+package sync
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"unicode/utf8"
+)
+
+// listReader reads the two big answers, the card list and the account's
+// lines, straight from the body: a million lines are some 280 MB of JSON,
+// and decoding them item by item through encoding/json's Decoder (which
+// scans each item twice, then fills a struct by reflection) was a third of
+// a 1M-row plan's CPU. It reads JSON as encoding/json does for the fields
+// bulksync uses (a string, a bool, null; keys matched without regard to
+// case, the last of a repeated key winning; escapes and invalid UTF-8 as
+// json.Unmarshal reads them, null leaving a field as it was), and checks
+// the syntax of everything it skips.
+type listReader struct {
+	r     *bufio.Reader
+	off   int64  // bytes read, for errors
+	str   []byte // the last string read; valid until the next read
+	depth int
+}
+
+// maxListDepth bounds the nesting of skipped values, as encoding/json's
+// own limit does, so that a hostile body cannot exhaust the stack.
+const maxListDepth = 10000
+
+func newListReader(r io.Reader) *listReader {
+	return &listReader{r: bufio.NewReaderSize(r, 64<<10)}
+}
+
+func (lr *listReader) errorf(format string, args ...any) error {
+	return fmt.Errorf("offset %d: %s", lr.off, fmt.Sprintf(format, args...))
+}
+
+// byte returns the next byte; a body that ends there is cut short.
+func (lr *listReader) byte() (byte, error) {
+	c, err := lr.r.ReadByte()
+	if err == io.EOF {
+		return 0, io.ErrUnexpectedEOF
+	}
+	if err == nil {
+		lr.off++
+	}
+	return c, err
+}
+
+// peek skips white space and returns the next byte without reading it.
+func (lr *listReader) peek() (byte, error) {
+	for {
+		c, err := lr.byte()
+		if err != nil {
+			return 0, err
+		}
+		switch c {
+		case ' ', '\t', '\n', '\r':
+			continue
+		}
+		lr.r.UnreadByte()
+		lr.off--
+		return c, nil
+	}
+}
+
+// next skips white space and reads the next byte.
+func (lr *listReader) next() (byte, error) {
+	if _, err := lr.peek(); err != nil {
+		return 0, err
+	}
+	return lr.byte()
+}
+
+func (lr *listReader) expect(want byte) error {
+	c, err := lr.next()
+	if err != nil {
+		return err
+	}
+	if c != want {
+		return lr.errorf("found %q where %q belongs", c, want)
+	}
+	return nil
+}
+
+// null reads a null if one comes next, and reports whether it did.
+func (lr *listReader) null() (bool, error) {
+	c, err := lr.peek()
+	if err != nil || c != 'n' {
+		return false, err
+	}
+	return true, lr.literal("null")
+}
+
+func (lr *listReader) literal(word string) error {
+	for i := range len(word) {
+		c, err := lr.byte()
+		if err != nil {
+			return err
+		}
+		if c != word[i] {
+			return lr.errorf("invalid literal, want %s", word)
+		}
+	}
+	return nil
+}
+
+// string reads a string into lr.str. A plain string (no escape, valid
+// UTF-8: nearly all) is copied as it is; any other is decoded by
+// encoding/json itself, so that escapes and invalid bytes read the same.
+func (lr *listReader) string() error {
+	if err := lr.expect('"'); err != nil {
+		return err
+	}
+	lr.str = lr.str[:0]
+	for {
+		chunk, err := lr.r.ReadSlice('"')
+		lr.off += int64(len(chunk))
+		if err == bufio.ErrBufferFull {
+			lr.str = append(lr.str, chunk...)
+			continue
+		}
+		if err == io.EOF {
+			return io.ErrUnexpectedEOF
+		}
+		if err != nil {
+			return err
+		}
+		lr.str = append(lr.str, chunk...)
+		// The quote ends the string unless an odd number of backslashes
+		// precede it.
+		n := 0
+		for i := len(lr.str) - 2; i >= 0 && lr.str[i] == '\\'; i-- {
+			n++
+		}
+		if n%2 == 0 {
+			break
+		}
+	}
+	body := lr.str[:len(lr.str)-1]
+	escaped, high := false, false
+	for _, c := range body {
+		switch {
+		case c < 0x20:
+			return lr.errorf("control character in a string")
+		case c == '\\':
+			escaped = true
+		case c >= utf8.RuneSelf:
+			high = true
+		}
+	}
+	if !escaped && (!high || utf8.Valid(body)) {
+		lr.str = body
+		return nil
+	}
+	var s string
+	quoted := append([]byte{'"'}, lr.str...)
+	if err := json.Unmarshal(quoted, &s); err != nil {
+		return lr.errorf("invalid string: %v", err)
+	}
+	lr.str = append(lr.str[:0], s...)
+	return nil
+}
+
+// stringInto reads a string into *dst; null leaves *dst as it was, as
+// encoding/json fills a string field.
+func (lr *listReader) stringInto(dst *string, field string) error {
+	if null, err := lr.null(); null || err != nil {
+		return err
+	}
+	if c, err := lr.peek(); err != nil {
+		return err
+	} else if c != '"' {
+		return lr.errorf("%s: want a string", field)
+	}
+	if err := lr.string(); err != nil {
+		return err
+	}
+	*dst = string(lr.str)
+	return nil
+}
+
+// bytesInto reads a string into *dst, reusing its memory; null leaves
+// *dst as it was.
+func (lr *listReader) bytesInto(dst *[]byte, field string) error {
+	if null, err := lr.null(); null || err != nil {
+		return err
+	}
+	if c, err := lr.peek(); err != nil {
+		return err
+	} else if c != '"' {
+		return lr.errorf("%s: want a string", field)
+	}
+	if err := lr.string(); err != nil {
+		return err
+	}
+	*dst = append((*dst)[:0], lr.str...)
+	return nil
+}
+
+// boolInto reads true or false into *dst; null leaves it as it was.
+func (lr *listReader) boolInto(dst *bool, field string) error {
+	c, err := lr.peek()
+	if err != nil {
+		return err
+	}
+	switch c {
+	case 'n':
+		return lr.literal("null")
+	case 't':
+		*dst = true
+		return lr.literal("true")
+	case 'f':
+		*dst = false
+		return lr.literal("false")
+	}
+	return lr.errorf("%s: want true or false", field)
+}
+
+// object reads an object, calling member for each key (in lr.str), which
+// must read the value. A null reads as an empty object, as encoding/json
+// reads null into a struct.
+func (lr *listReader) object(member func(key []byte) error) error {
+	if null, err := lr.null(); null || err != nil {
+		return err
+	}
+	if err := lr.expect('{'); err != nil {
+		return err
+	}
+	if c, err := lr.peek(); err != nil {
+		return err
+	} else if c == '}' {
+		lr.byte()
+		return nil
+	}
+	for {
+		if err := lr.string(); err != nil {
+			return err
+		}
+		if err := lr.expect(':'); err != nil {
+			return err
+		}
+		if err := member(lr.str); err != nil {
+			return err
+		}
+		c, err := lr.next()
+		if err != nil {
+			return err
+		}
+		switch c {
+		case ',':
+		case '}':
+			return nil
+		default:
+			return lr.errorf("found %q after an object member", c)
+		}
+	}
+}
+
+// array reads an array, calling item for each element, which must read it.
+func (lr *listReader) array(item func() error) error {
+	if err := lr.expect('['); err != nil {
+		return err
+	}
+	if c, err := lr.peek(); err != nil {
+		return err
+	} else if c == ']' {
+		lr.byte()
+		return nil
+	}
+	for {
+		if err := item(); err != nil {
+			return err
+		}
+		c, err := lr.next()
+		if err != nil {
+			return err
+		}
+		switch c {
+		case ',':
+		case ']':
+			return nil
+		default:
+			return lr.errorf("found %q after an array element", c)
+		}
+	}
+}
+
+// skip reads a value of any kind and drops it.
+func (lr *listReader) skip() error {
+	c, err := lr.peek()
+	if err != nil {
+		return err
+	}
+	switch {
+	case c == '"':
+		return lr.string()
+	case c == '{' || c == '[':
+		if lr.depth++; lr.depth > maxListDepth {
+			return lr.errorf("exceeded max depth")
+		}
+		defer func() { lr.depth-- }()
+		if c == '{' {
+			return lr.object(func([]byte) error { return lr.skip() })
+		}
+		return lr.array(lr.skip)
+	case c == 't':
+		return lr.literal("true")
+	case c == 'f':
+		return lr.literal("false")
+	case c == 'n':
+		return lr.literal("null")
+	case c == '-' || '0' <= c && c <= '9':
+		return lr.number()
+	}
+	return lr.errorf("invalid character %q looking for a value", c)
+}
+
+// number reads a number and checks it against JSON's grammar:
+// -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+func (lr *listReader) number() error {
+	var b [64]byte
+	n := b[:0]
+	for {
+		c, err := lr.r.ReadByte()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if !('0' <= c && c <= '9' || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E') {
+			lr.r.UnreadByte()
+			break
+		}
+		lr.off++
+		n = append(n, c)
+	}
+	if !validNumber(n) {
+		return lr.errorf("invalid number %q", n)
+	}
+	return nil
+}
+
+func validNumber(n []byte) bool {
+	digits := func() int { // reads digits, returns how many
+		i := 0
+		for i < len(n) && '0' <= n[i] && n[i] <= '9' {
+			i++
+		}
+		n = n[i:]
+		return i
+	}
+	if len(n) > 0 && n[0] == '-' {
+		n = n[1:]
+	}
+	switch {
+	case len(n) > 0 && n[0] == '0':
+		n = n[1:]
+	case digits() == 0:
+		return false
+	}
+	if len(n) > 0 && n[0] == '.' {
+		n = n[1:]
+		if digits() == 0 {
+			return false
+		}
+	}
+	if len(n) > 0 && (n[0] == 'e' || n[0] == 'E') {
+		n = n[1:]
+		if len(n) > 0 && (n[0] == '+' || n[0] == '-') {
+			n = n[1:]
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	return len(n) == 0
+}
+
+// keyIs matches a key as encoding/json matches a field name: exactly, or
+// else without regard to case.
+func keyIs(key []byte, name string) bool {
+	return string(key) == name || bytes.EqualFold(key, []byte(name))
+}
+
+// readTopList reads {..., "name": [item, ...], ...}, calling start before
+// the list's first item (again if the key is repeated: the last list
+// wins, as it would in encoding/json) and item for each element. A list
+// that is null is no list. Anything after the object is not read.
+func readTopList(r io.Reader, name string, start func(), item func(lr *listReader) error) (found bool, err error) {
+	lr := newListReader(r)
+	err = lr.object(func(key []byte) error {
+		if string(key) != name { // exactly: the list's own key is not a struct field
+			return lr.skip()
+		}
+		if null, err := lr.null(); null || err != nil {
+			return err
+		}
+		found = true
+		start()
+		return lr.array(func() error { return item(lr) })
+	})
+	return found, err
+}
