@@ -47,9 +47,10 @@
 // changes is known. Only a small entry per phone number survives between
 // the passes, so memory stays flat.
 //
-// Goroutines: the run's own goroutine reads the input and decides; at most
-// --concurrency errgroup workers each carry one change through its attempts
-// and write its report row (ReportWriter and Summary are safe for that).
+// Goroutines: the run's own goroutine reads the input and decides; a fixed
+// set of errgroup workers (8 per --concurrency request slot, fed from a
+// channel) each carry one change at a time through its attempts and write
+// its report row (ReportWriter and Summary are safe for that).
 // Two contexts steer them, as in rclone: the stop context ends on a fatal
 // answer or the first interrupt and keeps new attempts from starting; the
 // run's context ends on the second interrupt and cuts requests in flight.

@@ -10,8 +10,8 @@ import stdsync "sync"
 // written at once, whole, with the held rows it was keeping back.
 //
 // The rows held are bounded by window: once window rows are taken and not
-// yet written, the reading of the input waits. The errgroup's limit bounds
-// only the requests in flight; the rows that need no request (noop,
+// yet written, the reading of the input waits. The number of workers bounds
+// only the rows being sent; the rows that need no request (noop,
 // invalid, ...) are finished as soon as they are read, so without the
 // window a slow row at the head would let them pile up without end.
 type reorder struct {

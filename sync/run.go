@@ -144,9 +144,9 @@ func (r *runner) run(ctx context.Context, src changeSource) error {
 }
 
 // execute is the second pass of a real run: each change that needs a write
-// goes to a bounded errgroup of workers; the rest are reported at once. The
-// group's limit gives backpressure, so memory stays flat however long the
-// input. A failed row is a report row, not a group error: only a failure to
+// goes to a fixed set of errgroup workers; the rest are reported at once.
+// The workers take changes from an unbuffered channel, which gives
+// backpressure, so memory stays flat however long the input. A failed row is a report row, not a group error: only a failure to
 // write the report stops the group.
 func (r *runner) execute(ctx context.Context, changes func(each func(Change) error) error) error {
 	stop, stopWith := context.WithCancelCause(r.stop)
@@ -164,11 +164,33 @@ func (r *runner) execute(ctx context.Context, changes func(each func(Change) err
 		sleep:    sleepCtx,
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	// More rows than request slots: a row waiting out a Retry-After holds
-	// no slot, and the rows behind it keep the connections busy.
-	g.SetLimit(rowsPerSlot * r.requests.Concurrency)
+	// A fixed set of workers takes the changes from a channel, rather than
+	// a goroutine per change: a new goroutine's stack grew anew for every
+	// change, which cost a few percent of apply's CPU at no latency. More
+	// workers than request slots: a row waiting out a Retry-After holds no
+	// slot, and the rows behind it keep the connections busy. The channel
+	// is unbuffered, so reading the input waits while every worker is busy.
+	type job struct {
+		seq int
+		c   Change
+	}
+	jobs := make(chan job)
 	// The report lists the rows in input order, however the requests end.
 	order := newReorder(r.report.Write, reorderPerSlot*r.requests.Concurrency)
+	for range rowsPerSlot * r.requests.Concurrency {
+		g.Go(func() error {
+			for j := range jobs {
+				o := a.sendChange(ctx, &j.c)
+				if o.Result == ResultOK && o.Card != nil && r.state != nil {
+					r.state.SaveApplied(&j.c, *o.Card)
+				}
+				if err := r.writeAt(order, j.seq, &j.c, o); err != nil {
+					return err // ends the group's context: no more jobs are sent
+				}
+			}
+			return nil
+		})
+	}
 	err := changes(func(c Change) error {
 		seq, err := order.take()
 		if err != nil {
@@ -180,15 +202,14 @@ func (r *runner) execute(ctx context.Context, changes func(each func(Change) err
 		case gctx.Err() != nil || a.stopped() != nil:
 			return r.writeAt(order, seq, &c, a.stoppedOutcome(Outcome{}, answer{}, a.why(gctx)))
 		}
-		g.Go(func() error {
-			o := a.sendChange(ctx, &c)
-			if o.Result == ResultOK && o.Card != nil && r.state != nil {
-				r.state.SaveApplied(&c, *o.Card)
-			}
-			return r.writeAt(order, seq, &c, o)
-		})
-		return nil
+		select {
+		case jobs <- job{seq, c}:
+			return nil
+		case <-gctx.Done():
+			return r.writeAt(order, seq, &c, a.stoppedOutcome(Outcome{}, answer{}, a.why(gctx)))
+		}
 	})
+	close(jobs)
 	if gerr := g.Wait(); err == nil {
 		err = gerr
 	}
