@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"reflect"
@@ -109,6 +110,42 @@ func TestQuickWritesMatchGenerated(t *testing.T) {
 					t.Errorf("%s %s: body %q (GetBody %v), want %q", server, got.URL, gb, got.GetBody != nil, wb)
 				}
 			}
+		}
+	}
+}
+
+// decodeSetCard reads an answer as the generated SetContactCard read
+// through cardFromAPI would, error for error.
+func TestDecodeSetCardMatchesGenerated(t *testing.T) {
+	generated := func(body []byte) (*Card, error) {
+		var sc linq.SetContactCard
+		if err := json.Unmarshal(body, &sc); err != nil {
+			return nil, err
+		}
+		if sc.PhoneNumber == "" || sc.FirstName == "" {
+			return nil, errors.New("not a contact card")
+		}
+		c := cardFromAPI(sc.PhoneNumber, sc.FirstName, sc.LastName, sc.ImageUrl, sc.IsActive)
+		return &c, nil
+	}
+	bodies := []string{
+		`{"phone_number":"+14155550100","first_name":"Ada","last_name":"Lovelace","image_url":"https://cdn/x.png","is_active":true}`,
+		`{"phone_number":"+14155550100","first_name":"Ada","is_active":true}`,
+		`{"phone_number":"+14155550100","first_name":"Ada","last_name":null,"image_url":null,"is_active":false}`,
+		`{"PHONE_NUMBER":"+14155550100","First_Name":"Ada","is_active":true,"extra":[1,2]}`,
+		`{"phone_number":"+14155550100","first_name":"Ada","last_name":"A","last_name":"B"}`,
+		`{"phone_number":"+14155550100","first_name":""}`,
+		`{"phone_number":"","first_name":"Ada"}`,
+		`{"phone_number":"+14155550100","first_name":"Ada","last_name":5}`,
+		`{"phone_number":"+14155550100","first_name":"Ada","is_active":"yes"}`,
+		`{"error":{"code":2001,"message":"no"}}`,
+		`[]`, `null`, ``, `{`, `"x"`,
+	}
+	for _, b := range bodies {
+		got, gotErr := decodeSetCard([]byte(b))
+		want, wantErr := generated([]byte(b))
+		if (gotErr == nil) != (wantErr == nil) || !reflect.DeepEqual(got, want) {
+			t.Errorf("decodeSetCard(%s) = %+v, %v; the generated type reads %+v, %v", b, got, gotErr, want, wantErr)
 		}
 	}
 }
