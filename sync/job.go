@@ -135,25 +135,22 @@ func (j *Job) Validate(stop context.Context) error {
 	if j.client, j.account, err = Connect(j.Getenv, j.BaseURL, j.APIKeyFile, hc); err != nil {
 		return err
 	}
-	if j.statePath, err = StatePath(j.Getenv, j.StateFile, j.account, j.Shard); err != nil {
+	// A saved plan is read first: its header's shard picks the state, the
+	// one its shard's plan was made with.
+	if j.PlanFile != "" {
+		if err := j.openPlan(); err != nil {
+			return err
+		}
+	}
+	if j.statePath, err = StatePath(j.Getenv, j.StateFile, j.account, j.shard()); err != nil {
+		j.Close()
 		return err
 	}
 	if err := CheckPaths(j.paths()); err != nil {
+		j.Close()
 		return err
 	}
-	if j.PlanFile != "" {
-		if j.plan, err = os.Open(j.PlanFile); err != nil {
-			return fmt.Errorf("%w: --plan: %v", ErrUsage, err)
-		}
-		if j.planHeader, err = checkSavedPlan(j.plan, j.account); err != nil {
-			j.Close()
-			return err
-		}
-		if j.planShard, err = ParseShard(j.planHeader.Shard); err != nil {
-			j.Close()
-			return fmt.Errorf("%w: --plan: the header's shard: %v", ErrUsage, err)
-		}
-	} else {
+	if j.PlanFile == "" {
 		if j.input, j.closeInput, err = openInput(stop, j.Input, j.Stdin); err != nil {
 			return err
 		}
@@ -163,6 +160,32 @@ func (j *Job) Validate(stop context.Context) error {
 		}
 	}
 	j.validated = true
+	return nil
+}
+
+// shard is the run's shard: --shard, or a saved plan's, from its header.
+func (j *Job) shard() Shard {
+	if j.PlanFile != "" {
+		return j.planShard
+	}
+	return j.Shard
+}
+
+// openPlan opens the saved plan and reads it through (checksum, account,
+// header), keeping it open for Run.
+func (j *Job) openPlan() error {
+	var err error
+	if j.plan, err = os.Open(j.PlanFile); err != nil {
+		return fmt.Errorf("%w: --plan: %v", ErrUsage, err)
+	}
+	if j.planHeader, err = checkSavedPlan(j.plan, j.account); err != nil {
+		j.Close()
+		return err
+	}
+	if j.planShard, err = ParseShard(j.planHeader.Shard); err != nil {
+		j.Close()
+		return fmt.Errorf("%w: --plan: the header's shard: %v", ErrUsage, err)
+	}
 	return nil
 }
 
@@ -246,7 +269,7 @@ func (j *Job) Run(hard, stop context.Context) (runErr error) {
 	r := &runner{
 		maxChanges: j.MaxChanges, dryRun: j.DryRun, requests: j.Apply, plan: j.Plan,
 		stop: stop, snapshotTimeout: j.SnapshotTimeout, client: j.client,
-		report: out.reportWriter, summary: j.summary, state: state, shard: j.Shard,
+		report: out.reportWriter, summary: j.summary, state: state, shard: j.shard(),
 		events: j.Events, log: j.Log, reportAbsent: j.ReportAbsent,
 	}
 	if out.planOut != nil {
@@ -255,7 +278,6 @@ func (j *Job) Run(hard, stop context.Context) (runErr error) {
 	var src changeSource
 	if j.plan != nil {
 		src = &savedChanges{plan: j.plan, account: j.account, header: j.planHeader}
-		r.shard = j.planShard
 	} else {
 		src = &exportChanges{input: j.input, source: j.Source, normalize: j.Normalize, plan: j.Plan, shard: j.Shard}
 	}
@@ -287,8 +309,8 @@ func (j *Job) openOutputs() (*outputs, error) {
 	open := []*output{out.report}
 	if j.Report == "" {
 		prefix := "bulksync-" + j.command() + "-" + time.Now().Format("20060102-150405")
-		if j.Shard.Count > 0 {
-			prefix += fmt.Sprintf("-shard-%d-of-%d", j.Shard.Index, j.Shard.Count)
+		if s := j.shard(); s.Count > 0 {
+			prefix += fmt.Sprintf("-shard-%d-of-%d", s.Index, s.Count)
 		}
 		f, name, err := createUnique(prefix, ".csv")
 		if err != nil {

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/bulksync/bulksync/internal/linqfake"
 )
@@ -91,5 +93,60 @@ func TestValidateTouchesNothing(t *testing.T) {
 				t.Errorf("%d requests sent", n)
 			}
 		})
+	}
+}
+
+// A saved plan of one shard is applied with that shard's state, the one it
+// was planned with (as --shard picks it for plan and apply), so the shards'
+// plans apply at once without contending and undo --shard finds the run.
+func TestSavedPlanUsesItsShardsState(t *testing.T) {
+	_, url := startFake(t, linqfake.Options{}, seeded(6, "Old")...)
+	dir := t.TempDir()
+	env := map[string]string{"LINQ_API_V3_API_KEY": testToken, "XDG_STATE_HOME": dir}
+	getenv := func(k string) string { return env[k] }
+	in := filepath.Join(dir, "export.csv")
+	if err := os.WriteFile(in, []byte(export(6, "New")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	shard := Shard{Index: 0, Count: 2}
+	plan := filepath.Join(dir, "plan.jsonl")
+	job := func(mutate func(*Job)) *Job {
+		j := &Job{Getenv: getenv, BaseURL: url, Normalize: NormalizeOptions{Region: "US"},
+			Plan: PlanOptions{Empty: EmptyKeep, OnDuplicate: DuplicateError}, Apply: fastApply, SnapshotTimeout: 10 * time.Second}
+		mutate(j)
+		return j
+	}
+	for _, j := range []*Job{
+		job(func(j *Job) {
+			j.DryRun, j.Input, j.Shard, j.PlanOut, j.Report = true, in, shard, plan, filepath.Join(dir, "p.csv")
+		}),
+		job(func(j *Job) { j.PlanFile, j.Report = plan, filepath.Join(dir, "a.csv") }),
+	} {
+		err := j.Run(context.Background(), context.Background())
+		j.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", j.command(), err)
+		}
+	}
+	path, err := StatePath(getenv, "", Account(url, testToken), shard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := OpenState(path, Account(url, testToken), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	runs, err := st.Runs(context.Background(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var commands []string
+	for _, r := range runs {
+		commands = append(commands, r.Command)
+	}
+	slices.Sort(commands)
+	if !slices.Equal(commands, []string{"apply", "plan"}) {
+		t.Errorf("the shard's state holds runs %v, want the plan and its apply", commands)
 	}
 }
