@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/bulksync/bulksync/sync"
@@ -53,16 +54,30 @@ func TestRunsTableOnATerminal(t *testing.T) {
 	master, tty := openPTY(t)
 	read := make(chan string, 1)
 	go func() {
+		// A pty read may return part of what was written: read on to the
+		// end of the first line, which is enough to tell a table from CSV.
+		var got []byte
 		b := make([]byte, 4096)
-		n, _ := master.Read(b)
-		read <- string(b[:n])
+		for !bytes.Contains(got, []byte("\n")) {
+			n, err := master.Read(b)
+			got = append(got, b[:n]...)
+			if err != nil {
+				break
+			}
+		}
+		read <- string(got)
 	}()
 	var stderr bytes.Buffer
 	if code := run([]string{"runs", "--state", state}, &env{stdout: tty, stderr: &stderr, getenv: func(string) string { return "" }}); code != 0 {
 		t.Fatalf("runs on a terminal: exit %d: %s", code, stderr.String())
 	}
-	if got := <-read; !strings.HasPrefix(got, "ID  ") {
-		t.Errorf("runs on a terminal printed %q, want the table", got)
+	select {
+	case got := <-read:
+		if !strings.HasPrefix(got, "ID  ") {
+			t.Errorf("runs on a terminal printed %q, want the table", got)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("runs on a terminal printed no whole line in 10 s")
 	}
 
 	var out bytes.Buffer
