@@ -26,13 +26,21 @@ type reorder struct {
 }
 
 // reorderPerSlot is the window per --concurrency request slot. At 20 ms a
-// request, a slot does 50 requests while the row at the head waits out a
-// one-second Retry-After: 64 keeps the slots busy meanwhile. A held row is
-// a few hundred bytes, so 64 per slot is under 30 MiB at the maximum
-// concurrency, 1024.
-const reorderPerSlot = 64
+// request, a slot does 50 requests a second while the row at the head
+// waits. One Retry-After of a second (and up to a quarter more, as
+// retryWait spreads them) is 63 of them; but with 5% of answers 429 one row
+// in 400 meets two in a row and waits 2-2.5 s, and a window of 64 stalled
+// every request slot for up to a second each time (figure 7 fell from 84%
+// to 55-70% of the rate without 429s). 256 covers four waits in a row.
+// A held row is a few hundred bytes; maxReorder caps the window at about
+// 20 MiB at the highest concurrencies.
+const (
+	reorderPerSlot = 256
+	maxReorder     = 1 << 16
+)
 
 func newReorder(write func(ReportRow) error, window int) *reorder {
+	window = min(window, maxReorder)
 	r := &reorder{write: write, window: max(window, 1), held: make(map[int]ReportRow)}
 	r.moved.L = &r.mu
 	return r
