@@ -311,7 +311,7 @@ func (l *limiter) take(now time.Time, t *ticket) time.Duration {
 				at = l.next
 			}
 			l.next = at.Add(l.interval())
-			*t = ticket{at: at, gen: l.gen, ok: true}
+			*t = ticket{at: at, gen: l.gen, ok: true, begun: true} // still counted in busy
 		}
 		if d := t.at.Sub(now); d > 0 {
 			if l.phase == phaseStart {
@@ -486,7 +486,7 @@ func (l *limiter) throttled(now, sent time.Time) {
 		// 429s come back first.
 		next = float64(max(w.okAll+w.pendingAll, 1)) / max(w.activeAll, minWindow).Seconds()
 		switch {
-		case l.phase == phaseStart || (l.phase == phaseOpen && l.ceiling == 0):
+		case l.phase == phaseStart:
 			// As above: the step before the first 429 proves nothing, and
 			// what was accepted, a burst perhaps, is spread over a
 			// further minWindow. Answers still to come are not counted:
@@ -601,9 +601,12 @@ func (l *limiter) start(now time.Time, t float64) {
 		return // no attempt yet
 	}
 	r := l.cutRate * math.Exp2(t/startDouble.Seconds())
-	span := min(now.Sub(l.cutAt), appWindow)
-	if span >= 5*startDouble {
-		used := l.meter.window(slotOf(now.Add(-span)), slotOf(now), l.born, l.idleSince)
+	// What was sent in the last two steps, at most a quarter of the rate
+	// then: the pacer held nobody back. (Measured over the whole ramp, the
+	// low rates of its beginning would end it early.)
+	span := 2 * startDouble
+	if now.Sub(l.cutAt) >= 2*span {
+		used := l.meter.window(slotOf(now.Add(-span)), slotOf(now)-1, l.born, l.idleSince)
 		if r > startOpen*float64(used.sentAll)/span.Seconds() {
 			l.phase = phaseOpen
 			r = 0

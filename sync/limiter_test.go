@@ -48,6 +48,7 @@ type simResult struct {
 	perSecond             []simSecond   // by arrival second
 	rates                 []float64     // the limiter's rate at the end of each second
 	end                   time.Duration
+	busy                  int // attempts the limiter counts as waiting or in flight at the end
 }
 
 type simSecond struct{ ok, throttled int }
@@ -221,9 +222,9 @@ func simulate(cfg simConfig) (simResult, []time.Duration) {
 			if srv.limit != nil {
 				lim = srv.limit(clock)
 			}
-			ok := true
+			ok, random := true, false
 			if srv.randomShare > 0 && rng.Float64() < srv.randomShare {
-				ok = false
+				ok, random = false, true
 			} else if lim > 0 {
 				tokens = min(srv.burst, tokens+lim*(clock-bucketAt).Seconds())
 				bucketAt = clock
@@ -245,6 +246,11 @@ func simulate(cfg simConfig) (simResult, []time.Duration) {
 				okTimes = append(okTimes, clock)
 				back += srv.latency
 			} else {
+				if random {
+					// As the fake: its random faults come after the
+					// latency, its rate limit before it.
+					back += srv.latency
+				}
 				s.throttled++
 				res.throttled++
 				if res.first429 < 0 {
@@ -293,6 +299,7 @@ func simulate(cfg simConfig) (simResult, []time.Duration) {
 		res.end = clock
 	}
 	second(res.end) // the limiter's final rate
+	res.busy = l.busy
 	return res, okTimes
 }
 
@@ -472,6 +479,10 @@ func TestLimiterMatrix(t *testing.T) {
 					}
 					if res.ok+res.failed != int(limit*15) {
 						t.Errorf("%s: %d rows ok and %d failed of %d", name, res.ok, res.failed, int(limit*15))
+					}
+					if res.busy != 0 {
+						// A leak here hides every wait from the meter.
+						t.Errorf("%s: the limiter counts %d attempts as busy after the last answer", name, res.busy)
 					}
 				}
 			}
