@@ -25,6 +25,14 @@ type Cards struct {
 	recs   []cardRec       // sorted by key, one per number
 	chunks []string        // the cards' strings, end to end
 	other  map[string]Card // numbers that lineKey cannot pack, kept as sent
+	// hidden, when not nil, marks the records left out by Filter, one bit
+	// each; shown counts the others.
+	hidden []uint64
+	shown  int
+}
+
+func (cs *Cards) isHidden(i int) bool {
+	return cs.hidden != nil && cs.hidden[i/64]&(1<<(i%64)) != 0
 }
 
 // cardRec locates one card's strings in Cards.chunks.
@@ -121,6 +129,7 @@ func (b *cardsBuilder) done() *Cards {
 		out = append(out, r)
 	}
 	cs.recs = slices.Clip(out)
+	cs.shown = len(cs.recs)
 	return cs
 }
 
@@ -147,7 +156,7 @@ func (cs *Cards) Get(phone string) (Card, bool) {
 		return c, ok
 	}
 	i, found := slices.BinarySearchFunc(cs.recs, key, func(r cardRec, k uint64) int { return cmp.Compare(r.key, k) })
-	if !found {
+	if !found || cs.isHidden(i) {
 		return Card{}, false
 	}
 	return cs.card(&cs.recs[i]), true
@@ -158,7 +167,7 @@ func (cs *Cards) Len() int {
 	if cs == nil {
 		return 0
 	}
-	return len(cs.recs) + len(cs.other)
+	return cs.shown + len(cs.other)
 }
 
 // All yields every card once, in no particular order.
@@ -168,7 +177,7 @@ func (cs *Cards) All() iter.Seq[Card] {
 			return
 		}
 		for i := range cs.recs {
-			if !yield(cs.card(&cs.recs[i])) {
+			if !cs.isHidden(i) && !yield(cs.card(&cs.recs[i])) {
 				return
 			}
 		}
@@ -188,9 +197,11 @@ func (cs *Cards) Sorted() iter.Seq[Card] {
 		if cs == nil {
 			return
 		}
-		order := make([]uint32, len(cs.recs))
-		for i := range order {
-			order[i] = uint32(i)
+		order := make([]uint32, 0, cs.shown)
+		for i := range cs.recs {
+			if !cs.isHidden(i) {
+				order = append(order, uint32(i))
+			}
 		}
 		slices.SortFunc(order, func(a, b uint32) int { return strings.Compare(cs.phone(a), cs.phone(b)) })
 		other := slices.Sorted(maps.Keys(cs.other))
@@ -215,16 +226,20 @@ func (cs *Cards) phone(i uint32) string {
 }
 
 // Filter returns the cards for which keep is true. They share cs's
-// strings: only the 32-byte records are copied.
+// records and strings; what is left out costs a bit a card (against a
+// 1-row export, the absent cards are the whole account).
 func (cs *Cards) Filter(keep func(Card) bool) *Cards {
 	out := &Cards{}
 	if cs == nil {
 		return out
 	}
-	out.chunks = cs.chunks
+	out.recs, out.chunks = cs.recs, cs.chunks
+	out.hidden = make([]uint64, (len(cs.recs)+63)/64)
 	for i := range cs.recs {
-		if keep(cs.card(&cs.recs[i])) {
-			out.recs = append(out.recs, cs.recs[i])
+		if !cs.isHidden(i) && keep(cs.card(&cs.recs[i])) {
+			out.shown++
+		} else {
+			out.hidden[i/64] |= 1 << (i % 64)
 		}
 	}
 	for phone, c := range cs.other {

@@ -83,6 +83,21 @@ func TestCards(t *testing.T) {
 	if _, ok := few.Get(list[2].Phone); ok {
 		t.Errorf("Filter kept %s", list[2].Phone)
 	}
+	if few.Len() != 2 {
+		t.Errorf("Filter: Len %d, want 2", few.Len())
+	}
+	var fewSorted []string
+	for c := range few.Sorted() {
+		fewSorted = append(fewSorted, c.Phone)
+	}
+	if want := []string{list[1].Phone, list[6].Phone}; !slices.Equal(fewSorted, want) {
+		t.Errorf("Filter then Sorted: %q, want %q", fewSorted, want)
+	}
+	// A filter of a filter leaves out what either left out.
+	fewer := few.Filter(func(c Card) bool { return !c.Active })
+	if got, want := asMap(fewer), map[string]Card{list[6].Phone: list[6]}; !maps.Equal(got, want) || fewer.Len() != 1 {
+		t.Errorf("Filter of Filter: %v (Len %d), want %v", got, fewer.Len(), want)
+	}
 
 	var none *Cards
 	if _, ok := none.Get("+12125550101"); ok || none.Len() != 0 {

@@ -79,6 +79,7 @@ func (r *runner) run(ctx context.Context, src changeSource) error {
 		}
 		return r.unplanned(err, src.unplanned)
 	}
+	defer tightenGC(cards.Len())()
 	lines, err := r.fetchLines(ctx)
 	if err != nil {
 		return err

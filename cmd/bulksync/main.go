@@ -18,7 +18,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 
 	"github.com/bulksync/bulksync/internal/observe"
@@ -79,15 +78,6 @@ func usage(w io.Writer) {
 }
 
 func main() {
-	// A plan holds the account's live cards, its lines and the first
-	// pass's index for its whole length, all in pointer-free slices and
-	// maps: a collection costs a few milliseconds to mark, while the
-	// default GOGC of 100 lets the heap grow to twice them (at 1M cards,
-	// 210 MB of heap for 105 MB live). Collecting at +50% keeps the peak
-	// near 1.5 times them for no CPU that shows. GOGC, when set, wins.
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(50)
-	}
 	os.Exit(run(os.Args[1:], &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}))
 }
 
