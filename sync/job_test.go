@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -148,5 +149,34 @@ func TestSavedPlanUsesItsShardsState(t *testing.T) {
 	slices.Sort(commands)
 	if !slices.Equal(commands, []string{"apply", "plan"}) {
 		t.Errorf("the shard's state holds runs %v, want the plan and its apply", commands)
+	}
+}
+
+// --max-changes stops an export and a saved plan of it the same way: one
+// lifecycle checks the count before anything is sent, and every record is
+// reported skipped with the reason.
+func TestMaxChangesSameForBothSources(t *testing.T) {
+	fake, url := startFake(t, linqfake.Options{}, seeded(6, "Old")...)
+	plan := filepath.Join(t.TempDir(), "plan.jsonl")
+	if res := runSync(t, url, export(6, "New"), func(j *Job) { j.DryRun, j.PlanOut = true, plan }); res.err != nil {
+		t.Fatalf("plan: %v", res.err)
+	}
+	limit, _ := ParseChangeLimit("5")
+	fromExport := runSync(t, url, export(6, "New"), func(j *Job) { j.MaxChanges = limit })
+	fromPlan := runSync(t, url, export(6, "New"), func(j *Job) { j.Input, j.PlanFile, j.MaxChanges = "", plan, limit })
+	for _, res := range []runResult{fromExport, fromPlan} {
+		if !errors.Is(res.err, ErrAborted) || !strings.Contains(res.err.Error(), "--max-changes 5") {
+			t.Fatalf("error %v, want an abort naming --max-changes", res.err)
+		}
+		checkAccounted(t, res.rows, 6)
+	}
+	for i := range fromExport.rows {
+		e, p := fromExport.rows[i], fromPlan.rows[i]
+		if e["action"] != p["action"] || e["result"] != "skipped" || p["result"] != "skipped" || e["error_message"] != p["error_message"] {
+			t.Errorf("row %d: export %v, saved plan %v", i, e, p)
+		}
+	}
+	if w := writes(fake.Requests()); len(w) != 0 {
+		t.Errorf("%d writes despite --max-changes", len(w))
 	}
 }

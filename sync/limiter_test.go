@@ -282,7 +282,7 @@ func simulate(cfg simConfig) (simResult, []time.Duration) {
 				push(&simEvent{at: clock, worker: e.worker, kind: evWait})
 				continue
 			}
-			// As applier.retryWait: Retry-After plus up to a quarter, or
+			// As sender.retryWait: Retry-After plus up to a quarter, or
 			// exponential backoff with full jitter from 1 s.
 			var wait time.Duration
 			if ra := cfg.server.retryAfter; ra > 0 {
