@@ -142,7 +142,7 @@ func (j *Job) Validate(stop context.Context) error {
 			return err
 		}
 	}
-	if j.statePath, err = StatePath(j.Getenv, j.StateFile, j.account, j.shard()); err != nil {
+	if j.statePath, err = StatePath(j.Getenv, j.StateFile, j.account, j.RunShard()); err != nil {
 		j.Close()
 		return err
 	}
@@ -163,8 +163,9 @@ func (j *Job) Validate(stop context.Context) error {
 	return nil
 }
 
-// shard is the run's shard: --shard, or a saved plan's, from its header.
-func (j *Job) shard() Shard {
+// RunShard is the shard the run covers: --shard, or a saved plan's, from
+// its header (known once Validate has read it).
+func (j *Job) RunShard() Shard {
 	if j.PlanFile != "" {
 		return j.planShard
 	}
@@ -269,7 +270,7 @@ func (j *Job) Run(hard, stop context.Context) (runErr error) {
 	r := &runner{
 		maxChanges: j.MaxChanges, dryRun: j.DryRun, requests: j.Apply, plan: j.Plan,
 		stop: stop, snapshotTimeout: j.SnapshotTimeout, client: j.client,
-		report: out.reportWriter, summary: j.summary, state: state, shard: j.shard(),
+		report: out.reportWriter, summary: j.summary, state: state, shard: j.RunShard(),
 		events: j.Events, log: j.Log, reportAbsent: j.ReportAbsent,
 	}
 	if out.planOut != nil {
@@ -309,7 +310,7 @@ func (j *Job) openOutputs() (*outputs, error) {
 	open := []*output{out.report}
 	if j.Report == "" {
 		prefix := "bulksync-" + j.command() + "-" + time.Now().Format("20060102-150405")
-		if s := j.shard(); s.Count > 0 {
+		if s := j.RunShard(); s.Count > 0 {
 			prefix += fmt.Sprintf("-shard-%d-of-%d", s.Index, s.Count)
 		}
 		f, name, err := createUnique(prefix, ".csv")

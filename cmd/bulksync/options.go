@@ -195,7 +195,9 @@ func runSync(ctx context.Context, e *env, o *syncOptions, command string) (runEr
 		}
 		return err
 	}
-	obs, err := observe.Start(e.stderr, &o.obs, command, o.shard, o.apply.Rate)
+	// A saved plan's shard comes from its header: the logs and metrics
+	// carry it as they would for the plan --shard that made it.
+	obs, err := observe.Start(e.stderr, &o.obs, command, job.RunShard(), o.apply.Rate)
 	if err != nil {
 		return err
 	}
