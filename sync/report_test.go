@@ -3,9 +3,12 @@ package sync
 import (
 	"bytes"
 	"encoding/csv"
+	"io"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/gocarina/gocsv"
 )
 
 func TestNeutralise(t *testing.T) {
@@ -95,4 +98,51 @@ type writeLog struct{ writes [][]byte }
 func (w *writeLog) Write(b []byte) (int, error) {
 	w.writes = append(w.writes, bytes.Clone(b))
 	return len(b), nil
+}
+
+// BenchmarkReportWriter is the cost of a report row through gocsv:
+// go test ./sync -run '^$' -bench ReportWriter -benchmem
+func BenchmarkReportWriter(b *testing.B) {
+	rw, err := NewReportWriter(io.Discard)
+	if err != nil {
+		b.Fatal(err)
+	}
+	row := ReportRow{Line: 1234, PhoneNumber: "+14155550100", Action: ActionUpdate, Result: ResultOK,
+		ChangedFields: "first_name", FirstNameOld: "Old", FirstNameNew: "New", LastNameOld: "Name", LastNameNew: "Name",
+		HTTPStatus: "200", Attempts: 1, TraceID: "trace-0123456789", DurationMS: 3}
+	for b.Loop() {
+		if err := rw.Write(row); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := rw.Flush(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// The cells gocsv is given must make the same CSV as ReportRow itself:
+// the same header (columns and order) and the same cells.
+func TestReportCellsAreReportRow(t *testing.T) {
+	rows := []ReportRow{
+		{},
+		{Line: 7, PhoneNumber: "+14155550100", Action: ActionUpdate, Result: ResultOK, ChangedFields: "first_name|image_url",
+			FirstNameOld: "Old", FirstNameNew: "New", LastNameOld: "A", LastNameNew: "B", ImageURLOld: "https://cdn/x", ImageURLNew: "https://src/y",
+			HTTPStatus: "200", ErrorCode: "2001", ErrorMessage: "msg, with \"quotes\"", Attempts: 3, TraceID: "t-1", DurationMS: 123456},
+		{Line: -1, Action: ActionAbsent, Result: ResultSkipped, Attempts: -2, DurationMS: -9, FirstNameNew: "=SUM(A1)"},
+	}
+	marshal := func(in any) string {
+		var buf bytes.Buffer
+		w := &formulaSafeWriter{w: gocsv.NewSafeCSVWriter(csv.NewWriter(&buf))}
+		if err := gocsv.MarshalCSV(in, w); err != nil {
+			t.Fatal(err)
+		}
+		return buf.String()
+	}
+	cells := make([]reportCells, len(rows))
+	for i, r := range rows {
+		cells[i] = cellsOf(r)
+	}
+	if got, want := marshal(cells), marshal(rows); got != want {
+		t.Errorf("reportCells make\n%s\nReportRow makes\n%s", got, want)
+	}
 }
