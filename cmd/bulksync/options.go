@@ -217,7 +217,7 @@ func runSync(ctx context.Context, e *env, o *syncOptions, command string) (runEr
 		return runErr
 	}
 	if o.show > 0 && summary.Report != "" {
-		showReport(e.stdout, job.ReportPath(), o.show)
+		showReport(e.stdout, job.ReportPath(), o.show, summary.Actions[sync.ActionCreate]+summary.Actions[sync.ActionUpdate])
 	}
 	return finishSummary(e, summary, o.summaryJSON, runErr)
 }
