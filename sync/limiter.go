@@ -30,9 +30,11 @@ import (
 //     trusted: the rate then restarts low and doubles every searchDouble
 //     until the next 429 gives a real measurement.
 //   - 429s that come whatever the rate (a shared upstream limit, a flaky
-//     gateway) are measured too: the share of 429s that persists after a
-//     cut is taken as background and not cut for, so they cannot starve
-//     the run.
+//     gateway) are measured too: when a cut does not lower their share,
+//     they are taken as background and not cut for, and the rate searches
+//     upwards again from where that cut found it (doubling, as before the
+//     first 429) until a window refused throughout shows a real limit, so
+//     they cannot starve the run.
 //
 // Before the first 429, with no --rate, the rate starts at startRate and
 // doubles every startDouble (a slow start): 32 workers let go at once onto a
@@ -74,6 +76,10 @@ type limiter struct {
 	// noisy is set when 429s kept coming right after a cut, below the
 	// measured limit; checked once per cut.
 	noisy, noiseChecked bool
+	// cutShare is the share of 429s in the window that made the last cut:
+	// after a cut for a real limit the share falls, and after a cut for
+	// background 429s it does not.
+	cutShare float64
 
 	meter     meter
 	born      int64     // the slot the limiter was made in
@@ -402,7 +408,7 @@ func (l *limiter) throttled(now, sent time.Time) {
 			}
 			next := cutShareOfLimit * l.wmax
 			l.cutAt, l.lastCut, l.cutRate = now, now, next
-			l.noiseChecked = false
+			l.noiseChecked, l.cutShare = false, 0
 			l.setRate(next, now, true)
 			return
 		}
@@ -439,6 +445,10 @@ func (l *limiter) throttled(now, sent time.Time) {
 			return // accepting all we send: this 429 is not about the rate
 		}
 		switch {
+		case l.noisy && !w.saturated() && (l.phase == phaseSearch || cur == 0):
+			// Background 429s while searching upwards again (below):
+			// only a window refused throughout is about the rate.
+			return
 		case cur == 0 || w.saturated():
 			// Refused again and again through the window: the server was
 			// full all along, and what it accepted is its limit.
@@ -455,7 +465,14 @@ func (l *limiter) throttled(now, sent time.Time) {
 			// the server had just accepted: they come whatever the rate
 			// (a shared upstream limit, a flaky gateway). Cutting for them
 			// would walk the rate down, cut after cut, until the run
-			// starves.
+			// starves. The cut bought nothing, so what it measured was no
+			// limit either: search upwards again from here, as before the
+			// first 429, until a window refused throughout shows a real
+			// one.
+			if l.phase == phaseCubic {
+				l.phase, l.cutAt, l.cutRate = phaseSearch, now, max(cur, l.wmax)
+				l.setRate(l.cutRate, now, false)
+			}
 			return
 		default:
 			// A few 429s at the end of a window of successes: the rate
@@ -515,6 +532,7 @@ func (l *limiter) throttled(now, sent time.Time) {
 	}
 	l.cutAt, l.lastCut, l.cutRate = now, now, next
 	l.noiseChecked = false
+	l.cutShare = w.share()
 	l.setRate(next, now, true)
 }
 
@@ -546,7 +564,8 @@ func (l *limiter) background(now time.Time) bool {
 			return false
 		}
 		w := l.meter.window(slotOf(l.lastCut), slotOf(end), l.born, l.idleSince)
-		l.noisy = l.noisy || (w.thr >= 2 && w.share() >= backgroundShare)
+		share := w.share()
+		l.noisy = l.noisy || (w.thr >= 2 && share >= backgroundShare && share >= l.cutShare/2)
 		l.noiseChecked = true
 	}
 	return l.noisy

@@ -80,6 +80,16 @@ func (r simResult) medianSecond() float64 {
 	return float64(oks[len(oks)/2])
 }
 
+// middleRate is the rate of the accepted requests between the 5th and the
+// 95th percentile of them.
+func middleRate(okTimes []time.Duration) float64 {
+	lo, hi := len(okTimes)/20, len(okTimes)*19/20
+	if hi <= lo || okTimes[hi] <= okTimes[lo] {
+		return 0
+	}
+	return float64(hi-lo) / (okTimes[hi] - okTimes[lo]).Seconds()
+}
+
 func (r simResult) share() float64 {
 	return float64(r.throttled) / float64(r.ok+r.throttled)
 }
@@ -399,18 +409,21 @@ func TestLimiterNoRetryAfter(t *testing.T) {
 // 429s that come whatever the rate, as from a flaky gateway, must not make
 // the limiter starve the run: at least 80% of the rate without them.
 func TestLimiterConstantThrottleShare(t *testing.T) {
+	// The bench's figure 7: 8 s of rows at 32 workers and 20 ms.
 	srv := simServer{latency: 20 * time.Millisecond, retryAfter: time.Second}
-	clean, _ := simulate(baseSim(srv, 20000))
+	clean, cleanOK := simulate(baseSim(srv, 12800))
 	srv.randomShare = 0.05
-	noisy, _ := simulate(baseSim(srv, 20000))
-	// The median second, so that the last rows waiting out their
-	// Retry-After, which any client must, do not hide the steady rate.
-	ratio := noisy.medianSecond() / clean.medianSecond()
-	t.Logf("5%% random 429s: %.0f/s in the median second against %.0f/s without: %.1f%%; whole runs %.0f/s and %.0f/s",
-		noisy.medianSecond(), clean.medianSecond(), 100*ratio, noisy.okRate(), clean.okRate())
+	noisy, noisyOK := simulate(baseSim(srv, 12800))
+	// The middle 90% of the rows, as the bench measures, so that the last
+	// rows waiting out their Retry-After, which any client must, do not
+	// hide the steady rate, while the first seconds, when the limiter
+	// meets its first 429s, do count.
+	ratio := middleRate(noisyOK) / middleRate(cleanOK)
+	t.Logf("5%% random 429s: %.0f/s over the middle 90%% of the rows against %.0f/s without: %.1f%%; whole runs %.0f/s and %.0f/s",
+		middleRate(noisyOK), middleRate(cleanOK), 100*ratio, noisy.okRate(), clean.okRate())
 	if ratio < 0.8 {
 		t.Errorf("with 5%% random 429s the run makes %.0f rows/s, %.1f%% of the %.0f without them; want at least 80%%\n%v",
-			noisy.medianSecond(), 100*ratio, clean.medianSecond(), noisy)
+			middleRate(noisyOK), 100*ratio, middleRate(cleanOK), noisy)
 	}
 	if noisy.failed > 0 {
 		t.Errorf("%d rows failed after %d attempts", noisy.failed, DefaultApplyOptions.MaxAttempts)
