@@ -167,37 +167,37 @@ func (lr *listReader) string() error {
 // stringInto reads a string into *dst; null leaves *dst as it was, as
 // encoding/json fills a string field.
 func (lr *listReader) stringInto(dst *string, field string) error {
-	if null, err := lr.null(); null || err != nil {
-		return err
+	ok, err := lr.nullableString(field)
+	if ok {
+		*dst = string(lr.str)
 	}
-	if c, err := lr.peek(); err != nil {
-		return err
-	} else if c != '"' {
-		return lr.errorf("%s: want a string", field)
-	}
-	if err := lr.string(); err != nil {
-		return err
-	}
-	*dst = string(lr.str)
-	return nil
+	return err
 }
 
 // bytesInto reads a string into *dst, reusing its memory; null leaves
 // *dst as it was.
 func (lr *listReader) bytesInto(dst *[]byte, field string) error {
+	ok, err := lr.nullableString(field)
+	if ok {
+		*dst = append((*dst)[:0], lr.str...)
+	}
+	return err
+}
+
+// nullableString reads a string into lr.str, or null: ok says which.
+func (lr *listReader) nullableString(field string) (ok bool, err error) {
 	if null, err := lr.null(); null || err != nil {
-		return err
+		return false, err
 	}
 	if c, err := lr.peek(); err != nil {
-		return err
+		return false, err
 	} else if c != '"' {
-		return lr.errorf("%s: want a string", field)
+		return false, lr.errorf("%s: want a string", field)
 	}
 	if err := lr.string(); err != nil {
-		return err
+		return false, err
 	}
-	*dst = append((*dst)[:0], lr.str...)
-	return nil
+	return true, nil
 }
 
 // boolInto reads true or false into *dst; null leaves it as it was.
