@@ -53,6 +53,9 @@ type limiter struct {
 	mu      stdsync.Mutex
 	now     func() time.Time
 	ceiling float64 // --rate; 0 when unlimited
+	// timerOnly waits on the runtime timer alone, without the precise
+	// last stretch of pacer.go: the benchmark's baseline.
+	timerOnly bool
 
 	// The pacer: attempts are spaced 1/rate apart. A waiting attempt holds
 	// a slot of one generation; a cut starts a new generation, so attempts
@@ -269,21 +272,25 @@ func newLimiter(perSecond float64, now func() time.Time) *limiter {
 // was let go: the caller hands it back to Done with the attempt's answer.
 func (l *limiter) Wait(ctx context.Context) (time.Time, error) {
 	var t ticket
+	return l.wait(ctx, &t)
+}
+
+// wait is Wait with the ticket in the caller's hands (FixedPacer reads the
+// time it was planned for). The last stretch of a wait is slept precisely
+// (pacer.go).
+func (l *limiter) wait(ctx context.Context, t *ticket) (time.Time, error) {
+	precise := haveNanosleep && !l.timerOnly
 	for {
 		now := l.now()
-		d := l.take(now, &t)
+		d := l.take(now, t)
 		if d <= 0 {
 			return now, nil
 		}
-		timer := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			timer.Stop()
+		if err := pause(ctx, d, precise); err != nil {
 			l.mu.Lock()
 			l.end(l.now())
 			l.mu.Unlock()
-			return time.Time{}, ctx.Err()
-		case <-timer.C:
+			return time.Time{}, err
 		}
 	}
 }

@@ -151,10 +151,13 @@ func TestParseOnly(t *testing.T) {
 	if m, err := parseOnly(""); err != nil || len(m) != 7 {
 		t.Errorf(`parseOnly("") = %v, %v`, m, err)
 	}
-	if m, err := parseOnly("1, 3"); err != nil || !m[1] || !m[3] || m[2] || m[4] {
+	if m, err := parseOnly("1, 3"); err != nil || !m["1"] || !m["3"] || m["2"] || m["4"] {
 		t.Errorf(`parseOnly("1, 3") = %v, %v`, m, err)
 	}
-	for _, bad := range []string{"8", "0", "x", "12", "1,"} {
+	if m, err := parseOnly("6j"); err != nil || !m["6j"] || m["6"] {
+		t.Errorf(`parseOnly("6j") = %v, %v`, m, err)
+	}
+	for _, bad := range []string{"8", "0", "x", "12", "1,", "6k"} {
 		if _, err := parseOnly(bad); err == nil {
 			t.Errorf("parseOnly(%q): no error", bad)
 		}

@@ -14,6 +14,7 @@
 //	go run ./internal/bench            # full run, about 15 minutes (the rate-limit matrix is 36 runs of ~15 s); writes BENCHMARKS.md
 //	go run ./internal/bench -quick     # smoke run, a few seconds; writes nothing
 //	go run ./internal/bench -only 3 -v # one figure, with each child's summary
+//	go run ./internal/bench -only 6j     # the jitter of the limiter's releases, precise and timer side by side, 30 s
 package main
 
 import (
@@ -133,7 +134,7 @@ func run() int {
 	var (
 		quick   = flag.Bool("quick", false, "smoke run: small sizes, a few seconds; writes no BENCHMARKS.md unless -out is given")
 		out     = flag.String("out", "BENCHMARKS.md", "markdown file to write, relative to the module root; \"\" writes none")
-		only    = flag.String("only", "", "comma-separated figures to run (1 to 7); writes no BENCHMARKS.md unless -out is given")
+		only    = flag.String("only", "", "comma-separated figures to run (1 to 7, or 6j: the jitter probe of figure 6 alone); writes no BENCHMARKS.md unless -out is given")
 		keep    = flag.Bool("keep", false, "keep the temporary directory (CSV files, reports, request logs)")
 		verbose = flag.Bool("v", false, "print each bulksync run's summary")
 		cells   = flag.String("cells", "", "figure 6: run only the cells whose name matches this regular expression, e.g. 'limit 50, burst 5,'; names are as the progress lines print them")
@@ -193,10 +194,10 @@ func run() int {
 	}
 	var figs []figure
 	for _, f := range []struct {
-		n   int
+		id  string
 		run func(context.Context) []figure
-	}{{1, b.applyThroughput}, {2, b.applyUnderLimit}, {3, b.applyVersusRaw}, {4, b.planVersusRead}, {5, b.htmlPage}, {6, b.rateMatrix}, {7, b.noisyThrottle}} {
-		if want[f.n] {
+	}{{"1", b.applyThroughput}, {"2", b.applyUnderLimit}, {"3", b.applyVersusRaw}, {"4", b.planVersusRead}, {"5", b.htmlPage}, {"6", b.rateMatrix}, {"6j", b.jitterOnly}, {"7", b.noisyThrottle}} {
+		if want[f.id] && (f.id != "6j" || !want["6"]) {
 			figs = append(figs, f.run(ctx)...)
 			b.stopFakes()
 		}
@@ -229,19 +230,20 @@ func run() int {
 	return code
 }
 
-// parseOnly reads -only; every figure when s is empty.
-func parseOnly(s string) (map[int]bool, error) {
-	want := map[int]bool{1: true, 2: true, 3: true, 4: true, 5: true, 6: true, 7: true}
+// parseOnly reads -only; every figure when s is empty. "6j" is the jitter
+// probe alone, without the matrix of figure 6 (which includes it).
+func parseOnly(s string) (map[string]bool, error) {
+	want := map[string]bool{"1": true, "2": true, "3": true, "4": true, "5": true, "6": true, "7": true}
 	if s == "" {
 		return want, nil
 	}
-	picked := map[int]bool{}
+	picked := map[string]bool{}
 	for _, p := range strings.Split(s, ",") {
 		p = strings.TrimSpace(p)
-		if len(p) != 1 || p[0] < '1' || p[0] > '7' {
-			return nil, fmt.Errorf("%q is not a figure; figures are 1 to 7", p)
+		if !want[p] && p != "6j" {
+			return nil, fmt.Errorf("%q is not a figure; figures are 1 to 7, and 6j", p)
 		}
-		picked[int(p[0]-'0')] = true
+		picked[p] = true
 	}
 	return picked, nil
 }

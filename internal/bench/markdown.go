@@ -80,7 +80,10 @@ func methods(sz sizes) []string {
 			"Skipped, not failed, where Chromium is not installed.",
 		fmt.Sprintf("**6** The matrix below: a fresh fake per cell with `--rate-limit L --burst B --latency D --retry-after S` (limits %s; bursts 1 and L/10; latencies %v; Retry-After in whole seconds as Linq documents it, none, or a fixed `retry-after-ms`), "+
 			"L × %g rows as in 1, `bulksync apply --concurrency 32` with the default `--rate 0`. From the request log: the share of the limit as in 2, the share of 429s, and the time from the first 429 to the first moment the fake had accepted 90%% of L in the second before. "+
-			"6a–6c count the cells meeting each goal.", joinFloats(sz.matrixLimits), sz.matrixLatencies, sz.matrixSeconds),
+			"6a–6c count the cells meeting each goal. "+
+			"6j: in the bench process, 32 workers wait on the limiter at a fixed rate (`sync.FixedPacer`, as apply with `--rate`), with its precise sleep and with the runtime timer alone (as before sync/pacer.go), one after the other: "+
+			"first without requests at 50, 200 and 1000 releases/s (how late each release is against its planned time, and the process's CPU per release), then sending PATCHes to a fake without a limit at 200 and 1000/s for 2 s each. "+
+			"From the fake's request log, how much shorter each gap between consecutive arrivals is than the pacer planned; the highest share s of a burst-1 limit L reachable with ≤ 1%% refused is where 1/(s·L) − 1/L covers its 99th percentile.", joinFloats(sz.matrixLimits), sz.matrixLatencies, sz.matrixSeconds),
 		fmt.Sprintf("**7** Fake with `--latency %v`, %g s × 32 / latency rows as in 1, `--concurrency 32`, with and without `--fail-429 0.05` (5%% of answers 429 with Retry-After: 1 whatever the rate, as in the soak). "+
 			"Rate = successful PATCHes between the 5th and 95th percentile of them ÷ the time between, so that the last rows waiting out a Retry-After (which any client must) do not hide the steady rate; the whole-run rates are shown beside.", sz.latency, sz.noisySeconds),
 	}

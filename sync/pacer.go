@@ -1,0 +1,85 @@
+package sync
+
+import (
+	"context"
+	"time"
+)
+
+// Releasing attempts on time.
+//
+// A server whose token bucket holds one request (burst 1) refuses any
+// request that arrives less than 1/L after the last one it accepted, so the
+// limiter's release times, not only its rate, decide what such a server
+// takes: a release that is late is time lost, and the next one, released
+// on time, comes too soon after it and is a 429. The runtime's timers are
+// late by up to a millisecond or more on Linux, because the netpoller
+// sleeps in whole milliseconds (epoll_wait's timeout): at 1000 req/s that
+// is the whole interval.
+//
+// So a waiting attempt sleeps on a runtime timer until preciseLead before
+// its release, looks at the schedule again (a cut may have moved it), and
+// sleeps the rest with nanosleep(2) in its own goroutine. That blocks only
+// the thread the goroutine runs on (the runtime hands that thread's P to
+// the others while it sleeps), wakes a tenth of a millisecond late rather
+// than a millisecond, and costs a thread switch per release. Handing the
+// wake to another goroutine instead (one precise sleeper, a channel to the
+// workers) is worse: the woken goroutine can sit behind a P that has just
+// entered a syscall, milliseconds late at the 99th percentile.
+//
+// Where there is no nanosleep to call (pacer_other.go), or for the
+// benchmark's baseline (timerOnly), the whole wait is on the runtime timer.
+// Figure 6j of the benchmark measures both side by side.
+
+// preciseLead is how long before its release an attempt stops sleeping on
+// the runtime timer: above the timer's usual lateness (p90 about 1 ms on an
+// idle machine), far below the limiter's maxPace.
+const preciseLead = 2 * time.Millisecond
+
+// pause sleeps up to d, the wait take returned, or until ctx is done. With
+// precise set, a wait longer than preciseLead ends preciseLead early, so the
+// caller, looking at the schedule again, finds only the last stretch left,
+// and that stretch is slept precisely. A precise sleep is not interrupted by
+// ctx; it lasts at most preciseLead.
+func pause(ctx context.Context, d time.Duration, precise bool) error {
+	if precise && d <= preciseLead {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		preciseSleep(d)
+		return nil
+	}
+	if precise {
+		d -= preciseLead
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timer.C:
+		return nil
+	}
+}
+
+// FixedPacer is the limiter as apply uses it with --rate when every answer
+// is accepted. The benchmark measures its release times (figure 6j).
+type FixedPacer struct{ l *limiter }
+
+// NewFixedPacer paces at rate attempts per second. With timerOnly it waits
+// on the runtime timer alone, as the limiter did before pacer.go.
+func NewFixedPacer(rate float64, timerOnly bool) *FixedPacer {
+	l := newLimiter(rate, time.Now)
+	l.timerOnly = timerOnly
+	return &FixedPacer{l: l}
+}
+
+// Wait blocks until the next attempt may go, and returns the time the
+// schedule planned it for and the time it was let go.
+func (p *FixedPacer) Wait(ctx context.Context) (planned, released time.Time, err error) {
+	var t ticket
+	released, err = p.l.wait(ctx, &t)
+	return t.at, released, err
+}
+
+// Done ends the attempt let go at released, as accepted.
+func (p *FixedPacer) Done(released time.Time) { p.l.Done(released, attemptAccepted) }

@@ -1,0 +1,96 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"slices"
+	stdsync "sync"
+	"testing"
+	"time"
+)
+
+// Releases are never early, and are planned 1/rate apart whatever the
+// sleep: the precise last stretch only ends a wait, it never shortens one.
+func TestFixedPacerSchedule(t *testing.T) {
+	for _, timerOnly := range []bool{false, true} {
+		const rate, n, workers = 2000, 60, 8
+		p := NewFixedPacer(rate, timerOnly)
+		var mu stdsync.Mutex
+		var planned []time.Time
+		var wg stdsync.WaitGroup
+		jobs := make(chan struct{}, n)
+		for range n {
+			jobs <- struct{}{}
+		}
+		close(jobs)
+		for range workers {
+			wg.Go(func() {
+				for range jobs {
+					at, released, err := p.Wait(context.Background())
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if released.Before(at) {
+						t.Errorf("timerOnly %v: released %v before its planned time", timerOnly, at.Sub(released))
+					}
+					mu.Lock()
+					planned = append(planned, at)
+					mu.Unlock()
+					p.Done(released)
+				}
+			})
+		}
+		wg.Wait()
+		if len(planned) != n {
+			t.Fatalf("timerOnly %v: %d releases, want %d", timerOnly, len(planned), n)
+		}
+		// No two releases were planned closer than 1/rate.
+		slices.SortFunc(planned, time.Time.Compare)
+		for i := 1; i < n; i++ {
+			if gap := planned[i].Sub(planned[i-1]); gap < time.Second/rate-time.Microsecond {
+				t.Fatalf("timerOnly %v: releases %d and %d planned %v apart, want ≥ %v", timerOnly, i-1, i, gap, time.Second/rate)
+			}
+		}
+		if p.l.busy != 0 {
+			t.Errorf("timerOnly %v: busy = %d after every attempt ended", timerOnly, p.l.busy)
+		}
+	}
+}
+
+// A wait ends with its context, in the runtime-timer part and in the
+// precise part alike.
+func TestPauseCancel(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, d := range []time.Duration{time.Hour, preciseLead / 2} {
+		for _, precise := range []bool{false, true} {
+			if err := pause(ctx, d, precise); !errors.Is(err, context.Canceled) {
+				t.Errorf("pause(%v, precise %v) with a cancelled context = %v, want context.Canceled", d, precise, err)
+			}
+		}
+	}
+}
+
+// A worker waiting its turn at a slow rate gives up when its context is
+// cancelled, long before its turn.
+func TestLimiterWaitCancelWhileWaiting(t *testing.T) {
+	l := newLimiter(0.01, time.Now) // 100 s between attempts
+	if _, err := l.Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error)
+	go func() {
+		_, err := l.Wait(ctx)
+		errc <- err
+	}()
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Wait = %v, want context.Canceled", err)
+	}
+	l.Done(time.Now(), attemptAccepted)
+	if l.busy != 0 {
+		t.Errorf("busy = %d after every attempt ended", l.busy)
+	}
+}
