@@ -123,6 +123,7 @@ func runFakeAPI(ctx context.Context, e *env, args []string) error {
 			return fmt.Errorf("%w: --seed %s: %v", bsync.ErrUsage, seedFile, err)
 		}
 	}
+	fake.EncodeLists()
 
 	ln, err := new(net.ListenConfig).Listen(ctx, "tcp", addr)
 	if err != nil {

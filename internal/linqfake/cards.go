@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"maps"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -138,7 +137,7 @@ func (s *Server) checkNumber(phone string) *apiError {
 func (s *Server) ListContactCards(ctx context.Context, req linq.ListContactCardsRequestObject) (linq.ListContactCardsResponseObject, error) {
 	phone := req.Params.PhoneNumber
 	if phone == nil {
-		return cardListAnswer{cards: s.storedCards(s.hideInactive)}, nil
+		return encodedList(s.cardListBody()), nil
 	}
 	if e := s.checkNumber(*phone); e != nil {
 		return listError(ctx, *e), nil
@@ -185,6 +184,7 @@ func (s *Server) CreateContactCard(ctx context.Context, req linq.CreateContactCa
 		return createError(ctx, *e), nil
 	}
 	s.cards[b.PhoneNumber] = c
+	s.changedLocked()
 	return linq.CreateContactCard200JSONResponse{Body: c.setContactCard(b.PhoneNumber)}, nil
 }
 
@@ -238,6 +238,7 @@ func (s *Server) UpdateContactCard(ctx context.Context, req linq.UpdateContactCa
 		c.imageURL = RehostedURL(*b.ImageUrl)
 	}
 	s.cards[phone] = c
+	s.changedLocked()
 	return linq.UpdateContactCard200JSONResponse{Body: c.setContactCard(phone)}, nil
 }
 
@@ -257,17 +258,7 @@ func (s *Server) ListPhoneNumbers(ctx context.Context, req linq.ListPhoneNumbers
 	default:
 		return linq.ListPhoneNumbers500JSONResponse{InternalServerErrorJSONResponse: linq.InternalServerErrorJSONResponse{Body: envelope(ctx, errInternal)}}, nil
 	}
-	s.mu.Lock()
-	var numbers []string
-	if s.onAccount != nil {
-		numbers = slices.Collect(maps.Keys(s.onAccount))
-	} else {
-		numbers = slices.Collect(maps.Keys(s.cards))
-	}
-	reputation := maps.Clone(s.reputation)
-	s.mu.Unlock()
-	slices.Sort(numbers)
-	return lineListAnswer{numbers: numbers, reputation: reputation}, nil
+	return encodedList(s.lineListBody()), nil
 }
 
 // listError, createError and updateError turn e into the operation's
@@ -326,14 +317,25 @@ func (s *Server) Cards() []linq.ContactCard {
 // is copied, not while the copy is sorted or sent.
 func (s *Server) storedCards(activeOnly bool) []storedCard {
 	s.mu.Lock()
+	list := s.storedCardsLocked(activeOnly)
+	s.mu.Unlock()
+	return sortStored(list)
+}
+
+// sortStored sorts list by phone number and returns it.
+func sortStored(list []storedCard) []storedCard {
+	slices.SortFunc(list, func(a, b storedCard) int { return strings.Compare(a.phone, b.phone) })
+	return list
+}
+
+// storedCardsLocked is storedCards, unsorted, for a caller holding s.mu.
+func (s *Server) storedCardsLocked(activeOnly bool) []storedCard {
 	list := make([]storedCard, 0, len(s.cards))
 	for phone, c := range s.cards {
 		if c.active || !activeOnly {
 			list = append(list, storedCard{phone, c})
 		}
 	}
-	s.mu.Unlock()
-	slices.SortFunc(list, func(a, b storedCard) int { return strings.Compare(a.phone, b.phone) })
 	return list
 }
 
@@ -355,4 +357,5 @@ func (s *Server) PutCard(c linq.ContactCard) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.cards[c.PhoneNumber] = cardFrom(c)
+	s.changedLocked()
 }

@@ -113,6 +113,7 @@ func (s *Server) SeedCSV(r io.Reader) error {
 		cards[c.phone] = c.card
 	}
 	s.cards = cards
+	s.changedLocked()
 	return nil
 }
 

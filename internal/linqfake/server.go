@@ -213,6 +213,8 @@ type Server struct {
 	onAccount  map[string]bool // the lines; nil: any number is allowed
 	reputation map[string]string
 	cards      map[string]card
+	gen        uint64    // counts the changes to cards and onAccount (changedLocked)
+	lists      listCache // the list answers last encoded
 	token      string
 	faults     Faults
 	rng        *rand.Rand
@@ -300,6 +302,7 @@ func (s *Server) AddLine(phone string) {
 	defer s.mu.Unlock()
 	s.fixLinesLocked()
 	s.onAccount[phone] = true
+	s.changedLocked()
 }
 
 // RemoveLine takes phone off the account: contact-card calls for it then
@@ -309,6 +312,7 @@ func (s *Server) RemoveLine(phone string) {
 	defer s.mu.Unlock()
 	s.fixLinesLocked()
 	delete(s.onAccount, phone)
+	s.changedLocked()
 }
 
 // fixLinesLocked turns a fake made without Lines, where any number is
