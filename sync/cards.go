@@ -62,6 +62,7 @@ func NewCards(list ...Card) *Cards {
 // cardsBuilder builds a Cards a card at a time, as the snapshot is read.
 type cardsBuilder struct {
 	cs   Cards
+	recs blocks[cardRec]
 	buf  []byte   // the chunk being filled
 	full []string // the chunks filled
 }
@@ -100,7 +101,7 @@ func addCard[S ~string | ~[]byte](b *cardsBuilder, phone, first, last, image S, 
 	b.buf = append(b.buf, first...)
 	b.buf = append(b.buf, last...)
 	b.buf = append(b.buf, image...)
-	b.cs.recs = append(b.cs.recs, r)
+	b.recs.add(r)
 }
 
 // flush ends the chunk being filled: it becomes a string that the cards'
@@ -118,9 +119,15 @@ func (b *cardsBuilder) done() *Cards {
 	b.flush()
 	cs := &b.cs
 	cs.chunks = b.full
+	cs.recs = b.recs.join()
 	// Stable, so that of two cards with one number the later stays last;
-	// then keep only the last of each run of equal keys.
-	slices.SortStableFunc(cs.recs, func(x, y cardRec) int { return cmp.Compare(x.key, y.key) })
+	// then keep only the last of each run of equal keys. The API lists the
+	// cards sorted by number already, as a rule: checking costs less than
+	// sorting anew.
+	byKey := func(x, y cardRec) int { return cmp.Compare(x.key, y.key) }
+	if !slices.IsSortedFunc(cs.recs, byKey) {
+		slices.SortStableFunc(cs.recs, byKey)
+	}
 	out := cs.recs[:0]
 	for i, r := range cs.recs {
 		if i+1 < len(cs.recs) && cs.recs[i+1].key == r.key {

@@ -37,6 +37,7 @@ func (l Line) Healthy() bool {
 // lines that are not healthy are kept whole, for the log.
 type Lines struct {
 	numbers   []uint64            // sorted, once: "+" and up to 19 digits, the first not 0: every E.164 number
+	adding    blocks[uint64]      // the numbers as they are added, until done
 	other     map[string]struct{} // a number that does not fit numbers, kept as sent
 	unhealthy map[string]Line
 }
@@ -66,7 +67,7 @@ func newLines() *Lines {
 // bytes: the conversions below allocate nothing for a number that packs.
 func (ls *Lines) addNumber(phone []byte) {
 	if k, ok := lineKey(string(phone)); ok {
-		ls.numbers = append(ls.numbers, k)
+		ls.adding.add(k)
 	} else {
 		if ls.other == nil {
 			ls.other = make(map[string]struct{})
@@ -82,7 +83,7 @@ func (ls *Lines) addNumber(phone []byte) {
 // Once every line is added, done must be called.
 func (ls *Lines) add(l Line) {
 	if k, ok := lineKey(l.Phone); ok {
-		ls.numbers = append(ls.numbers, k)
+		ls.adding.add(k)
 	} else {
 		if ls.other == nil {
 			ls.other = make(map[string]struct{})
@@ -98,7 +99,10 @@ func (ls *Lines) add(l Line) {
 
 // done sorts the numbers for Has.
 func (ls *Lines) done() {
-	slices.Sort(ls.numbers)
+	ls.numbers = ls.adding.join()
+	if !slices.IsSorted(ls.numbers) {
+		slices.Sort(ls.numbers)
+	}
 	ls.numbers = slices.Clip(slices.Compact(ls.numbers))
 }
 
@@ -160,7 +164,7 @@ const readLines = "phone numbers"
 func decodeLines(r io.Reader) (*Lines, error) {
 	var lines *Lines
 	var phone []byte
-	var rep, health lineStatus // one of each for the whole list
+	rep, health := newLineStatus("reputation"), newLineStatus("health_status") // one of each for the whole list
 	found, err := readTopList(r, "phone_numbers", func() { lines = newLines() }, func(lr *listReader) error {
 		phone = phone[:0]
 		rep.reset()
@@ -170,9 +174,9 @@ func decodeLines(r io.Reader) (*Lines, error) {
 			case keyIs(key, "phone_number"):
 				return lr.bytesInto(&phone, "phone_number")
 			case keyIs(key, "reputation"):
-				return rep.read(lr, "reputation")
+				return rep.read(lr)
 			case keyIs(key, "health_status"):
-				return health.read(lr, "health_status")
+				return health.read(lr)
 			}
 			return lr.skip()
 		})
@@ -213,6 +217,13 @@ func decodeLines(r io.Reader) (*Lines, error) {
 type lineStatus struct {
 	present        bool
 	status, docURL []byte
+	// The names of the object and its fields, for errors: made once, not
+	// for each of a million lines.
+	field, statusField, docField string
+}
+
+func newLineStatus(field string) lineStatus {
+	return lineStatus{field: field, statusField: field + ".status", docField: field + ".doc_url"}
 }
 
 func (st *lineStatus) reset() {
@@ -228,7 +239,7 @@ func (st *lineStatus) healthy() bool {
 // read reads the status object, or null. A repeated key adds to the
 // object before it unless a null came between, as encoding/json fills a
 // pointer to a struct.
-func (st *lineStatus) read(lr *listReader, field string) error {
+func (st *lineStatus) read(lr *listReader) error {
 	if null, err := lr.null(); null || err != nil {
 		st.reset()
 		return err
@@ -236,15 +247,15 @@ func (st *lineStatus) read(lr *listReader, field string) error {
 	if c, err := lr.peek(); err != nil {
 		return err
 	} else if c != '{' {
-		return lr.errorf("%s: want an object", field)
+		return lr.errorf("%s: want an object", st.field)
 	}
 	st.present = true
 	return lr.object(func(key []byte) error {
 		switch {
 		case keyIs(key, "status"):
-			return lr.bytesInto(&st.status, field+".status")
+			return lr.bytesInto(&st.status, st.statusField)
 		case keyIs(key, "doc_url"):
-			return lr.bytesInto(&st.docURL, field+".doc_url")
+			return lr.bytesInto(&st.docURL, st.docField)
 		}
 		return lr.skip()
 	})

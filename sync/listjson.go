@@ -1,11 +1,11 @@
 package sync
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"unicode/utf8"
 )
 
@@ -19,9 +19,13 @@ import (
 // json.Unmarshal reads them, null leaving a field as it was), and checks
 // the syntax of everything it skips.
 type listReader struct {
-	r     *bufio.Reader
-	off   int64  // bytes read, for errors
+	r     io.Reader
+	buf   []byte // buf[pos:] is read from r and not yet taken
+	pos   int
+	base  int64  // the offset in the body of buf[0], for errors
+	rerr  error  // r's error once it returned one: the body ends at buf's end
 	str   []byte // the last string read; valid until the next read
+	key   []byte // the key of the member being read (object)
 	depth int
 }
 
@@ -29,49 +33,92 @@ type listReader struct {
 // own limit does, so that a hostile body cannot exhaust the stack.
 const maxListDepth = 10000
 
+// listBufSize is the reader's buffer: it grows only for a string longer
+// than this, which must be held whole.
+const listBufSize = 256 << 10
+
 func newListReader(r io.Reader) *listReader {
-	return &listReader{r: bufio.NewReaderSize(r, 64<<10)}
+	return &listReader{r: r, buf: make([]byte, 0, listBufSize)}
 }
 
 func (lr *listReader) errorf(format string, args ...any) error {
-	return fmt.Errorf("offset %d: %s", lr.off, fmt.Sprintf(format, args...))
+	return fmt.Errorf("offset %d: %s", lr.base+int64(lr.pos), fmt.Sprintf(format, args...))
+}
+
+// fill reads more of the body into buf, keeping buf[keep:] (keep <= pos)
+// and what follows: the bytes before keep may move or be overwritten. It
+// returns how far buf[keep:] moved towards the start, and false with the
+// error (io.ErrUnexpectedEOF for the body's end) when nothing more comes.
+func (lr *listReader) fill(keep int) (shift int, err error) {
+	for empty := 0; ; {
+		if lr.rerr != nil {
+			if lr.rerr == io.EOF {
+				return shift, io.ErrUnexpectedEOF
+			}
+			return shift, lr.rerr
+		}
+		if len(lr.buf) == cap(lr.buf) {
+			if keep > 0 {
+				n := copy(lr.buf, lr.buf[keep:])
+				lr.buf = lr.buf[:n]
+				lr.pos -= keep
+				lr.base += int64(keep)
+				shift += keep
+				keep = 0
+			} else {
+				lr.buf = slices.Grow(lr.buf, cap(lr.buf))
+			}
+		}
+		n, err := lr.r.Read(lr.buf[len(lr.buf):cap(lr.buf)])
+		lr.buf = lr.buf[:len(lr.buf)+n]
+		if err != nil {
+			lr.rerr = err
+		}
+		if n > 0 {
+			return shift, nil
+		}
+		if empty++; empty == 100 {
+			lr.rerr = io.ErrNoProgress // as bufio gives up on a reader
+		}
+	}
 }
 
 // byte returns the next byte; a body that ends there is cut short.
 func (lr *listReader) byte() (byte, error) {
-	c, err := lr.r.ReadByte()
-	if err == io.EOF {
-		return 0, io.ErrUnexpectedEOF
+	if lr.pos == len(lr.buf) {
+		if _, err := lr.fill(lr.pos); err != nil {
+			return 0, err
+		}
 	}
-	if err == nil {
-		lr.off++
-	}
-	return c, err
+	c := lr.buf[lr.pos]
+	lr.pos++
+	return c, nil
 }
 
 // peek skips white space and returns the next byte without reading it.
 func (lr *listReader) peek() (byte, error) {
 	for {
-		c, err := lr.byte()
-		if err != nil {
+		for lr.pos < len(lr.buf) {
+			switch c := lr.buf[lr.pos]; c {
+			case ' ', '\t', '\n', '\r':
+				lr.pos++
+			default:
+				return c, nil
+			}
+		}
+		if _, err := lr.fill(lr.pos); err != nil {
 			return 0, err
 		}
-		switch c {
-		case ' ', '\t', '\n', '\r':
-			continue
-		}
-		lr.r.UnreadByte()
-		lr.off--
-		return c, nil
 	}
 }
 
 // next skips white space and reads the next byte.
 func (lr *listReader) next() (byte, error) {
-	if _, err := lr.peek(); err != nil {
-		return 0, err
+	c, err := lr.peek()
+	if err == nil {
+		lr.pos++
 	}
-	return lr.byte()
+	return c, err
 }
 
 func (lr *listReader) expect(want byte) error {
@@ -108,38 +155,42 @@ func (lr *listReader) literal(word string) error {
 }
 
 // string reads a string into lr.str. A plain string (no escape, valid
-// UTF-8: nearly all) is copied as it is; any other is decoded by
-// encoding/json itself, so that escapes and invalid bytes read the same.
+// UTF-8: nearly all) is taken as it is, from the buffer; any other is
+// decoded by encoding/json itself, so that escapes and invalid bytes read
+// the same.
 func (lr *listReader) string() error {
 	if err := lr.expect('"'); err != nil {
 		return err
 	}
-	lr.str = lr.str[:0]
-	for {
-		chunk, err := lr.r.ReadSlice('"')
-		lr.off += int64(len(chunk))
-		if err == bufio.ErrBufferFull {
-			lr.str = append(lr.str, chunk...)
+	// buf[open] is the opening quote, kept with the string for
+	// json.Unmarshal.
+	open, from := lr.pos-1, lr.pos
+	end := -1
+	for end < 0 {
+		i := bytes.IndexByte(lr.buf[from:], '"')
+		if i < 0 {
+			from = len(lr.buf)
+			shift, err := lr.fill(open)
+			if err != nil {
+				return err
+			}
+			open, from = open-shift, from-shift
 			continue
 		}
-		if err == io.EOF {
-			return io.ErrUnexpectedEOF
-		}
-		if err != nil {
-			return err
-		}
-		lr.str = append(lr.str, chunk...)
 		// The quote ends the string unless an odd number of backslashes
 		// precede it.
-		n := 0
-		for i := len(lr.str) - 2; i >= 0 && lr.str[i] == '\\'; i-- {
+		q, n := from+i, 0
+		for j := q - 1; j > open && lr.buf[j] == '\\'; j-- {
 			n++
 		}
 		if n%2 == 0 {
-			break
+			end = q
+		} else {
+			from = q + 1
 		}
 	}
-	body := lr.str[:len(lr.str)-1]
+	body := lr.buf[open+1 : end]
+	lr.pos = end + 1
 	escaped, high := false, false
 	for _, c := range body {
 		switch {
@@ -156,11 +207,11 @@ func (lr *listReader) string() error {
 		return nil
 	}
 	var s string
-	quoted := append([]byte{'"'}, lr.str...)
+	quoted := lr.buf[open : end+1]
 	if err := json.Unmarshal(quoted, &s); err != nil {
 		return lr.errorf("invalid string: %v", err)
 	}
-	lr.str = append(lr.str[:0], s...)
+	lr.str = append(lr.str[:0:0], s...)
 	return nil
 }
 
@@ -232,17 +283,20 @@ func (lr *listReader) object(member func(key []byte) error) error {
 	if c, err := lr.peek(); err != nil {
 		return err
 	} else if c == '}' {
-		lr.byte()
+		lr.pos++
 		return nil
 	}
 	for {
 		if err := lr.string(); err != nil {
 			return err
 		}
+		// The key is kept apart: the buffer lr.str points into may move
+		// while the colon is read.
+		lr.key = append(lr.key[:0], lr.str...)
 		if err := lr.expect(':'); err != nil {
 			return err
 		}
-		if err := member(lr.str); err != nil {
+		if err := member(lr.key); err != nil {
 			return err
 		}
 		c, err := lr.next()
@@ -267,7 +321,7 @@ func (lr *listReader) array(item func() error) error {
 	if c, err := lr.peek(); err != nil {
 		return err
 	} else if c == ']' {
-		lr.byte()
+		lr.pos++
 		return nil
 	}
 	for {
@@ -321,23 +375,27 @@ func (lr *listReader) skip() error {
 // number reads a number and checks it against JSON's grammar:
 // -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
 func (lr *listReader) number() error {
-	var b [64]byte
-	n := b[:0]
+	start := lr.pos
 	for {
-		c, err := lr.r.ReadByte()
-		if err == io.EOF {
-			break
+		for lr.pos < len(lr.buf) {
+			c := lr.buf[lr.pos]
+			if !('0' <= c && c <= '9' || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E') {
+				return lr.checkNumber(lr.buf[start:lr.pos])
+			}
+			lr.pos++
+		}
+		shift, err := lr.fill(start)
+		if err == io.ErrUnexpectedEOF {
+			return lr.checkNumber(lr.buf[start-shift : lr.pos])
 		}
 		if err != nil {
 			return err
 		}
-		if !('0' <= c && c <= '9' || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E') {
-			lr.r.UnreadByte()
-			break
-		}
-		lr.off++
-		n = append(n, c)
+		start -= shift
 	}
+}
+
+func (lr *listReader) checkNumber(n []byte) error {
 	if !validNumber(n) {
 		return lr.errorf("invalid number %q", n)
 	}

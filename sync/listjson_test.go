@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 // The lists were decoded with encoding/json until listReader replaced it
@@ -206,19 +207,33 @@ func sameLines(a, b *Lines) bool {
 // lines.
 func checkListsAsReference(t *testing.T, body string) {
 	t.Helper()
-	cards, err := decodeCardList(strings.NewReader(body))
+	cards, cardsErr := decodeCardList(strings.NewReader(body))
 	refCards, refErr := refDecodeCardList(strings.NewReader(body))
-	if (err != nil) != (refErr != nil) {
-		t.Errorf("cards of %q: error %v, encoding/json's %v", body, err, refErr)
-	} else if err == nil && !maps.Equal(asMap(cards), asMap(refCards)) {
+	if (cardsErr != nil) != (refErr != nil) {
+		t.Errorf("cards of %q: error %v, encoding/json's %v", body, cardsErr, refErr)
+	} else if cardsErr == nil && !maps.Equal(asMap(cards), asMap(refCards)) {
 		t.Errorf("cards of %q:\n%v\nencoding/json read\n%v", body, asMap(cards), asMap(refCards))
 	}
-	lines, err := decodeLines(strings.NewReader(body))
+	lines, linesErr := decodeLines(strings.NewReader(body))
 	refLines, refErr := refDecodeLines(strings.NewReader(body))
-	if (err != nil) != (refErr != nil) {
-		t.Errorf("lines of %q: error %v, encoding/json's %v", body, err, refErr)
-	} else if err == nil && !sameLines(lines, refLines) {
+	if (linesErr != nil) != (refErr != nil) {
+		t.Errorf("lines of %q: error %v, encoding/json's %v", body, linesErr, refErr)
+	} else if linesErr == nil && !sameLines(lines, refLines) {
 		t.Errorf("lines of %q:\n%+v\nencoding/json read\n%+v", body, lines, refLines)
+	}
+	// A body that comes a byte at a time moves every value across the
+	// reader's refills, and must read the same.
+	slowCards, err := decodeCardList(iotest.OneByteReader(strings.NewReader(body)))
+	if (err != nil) != (cardsErr != nil) {
+		t.Errorf("cards of %q a byte at a time: error %v, at once %v", body, err, cardsErr)
+	} else if err == nil && !maps.Equal(asMap(slowCards), asMap(cards)) {
+		t.Errorf("cards of %q a byte at a time:\n%v\nat once\n%v", body, asMap(slowCards), asMap(cards))
+	}
+	slowLines, err := decodeLines(iotest.OneByteReader(strings.NewReader(body)))
+	if (err != nil) != (linesErr != nil) {
+		t.Errorf("lines of %q a byte at a time: error %v, at once %v", body, err, linesErr)
+	} else if err == nil && !sameLines(slowLines, lines) {
+		t.Errorf("lines of %q a byte at a time:\n%+v\nat once\n%+v", body, slowLines, lines)
 	}
 }
 
@@ -231,7 +246,7 @@ func TestListsReadAsEncodingJSON(t *testing.T) {
 // A string longer than the reader's buffer, with escaped quotes at the
 // buffer's edges, reads whole.
 func TestListReaderLongStrings(t *testing.T) {
-	for _, n := range []int{64<<10 - 40, 64 << 10, 64<<10 + 1, 200 << 10} {
+	for _, n := range []int{listBufSize - 40, listBufSize, listBufSize + 1, 3 * listBufSize} {
 		name := strings.Repeat(`ab\"`, n/4) + strings.Repeat("x", n%4)
 		body := fmt.Sprintf(`{"contact_cards":[{"phone_number":"+1","first_name":"%s","last_name":"L"}]}`, name)
 		checkListsAsReference(t, body)
