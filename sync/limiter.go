@@ -42,6 +42,17 @@ import (
 // ends unlimited once the workers, not the pacer, bound the rate, about
 // 60 ms in; that costs about 45 ms of sending.
 //
+// Some 429s only bound the limit. A server with a burst of one, sent
+// between one and two times its limit, accepts every other request, so a
+// window refused throughout shows as little as half its limit; and what a
+// search accepted between two 429s (its bucket empty at both) is a floor.
+// The rate that failed, or what the window sent, is a ceiling. While that
+// ceiling (hi) lies well above the floor (wmax), the rate bisects the
+// bracket in steps: a step that lasts long enough without a 429 raises the
+// floor, a 429 in it lowers the ceiling. A step must last long enough to
+// drain what the server accepted before its first 429 (about its bucket),
+// or a full bucket would pass a rate above the limit as clean.
+//
 // After a cut the rate climbs back along a cubic curve: quickly towards the
 // rate that last failed, flat near it, then gently above it, so a server
 // that raised its limit is found again within seconds. A 429 while probing
@@ -83,6 +94,19 @@ type limiter struct {
 	// after a cut for a real limit the share falls, and after a cut for
 	// background 429s it does not.
 	cutShare float64
+	// hi is the lowest rate known to have failed since the limit was
+	// last measured, 0 when unknown. While it lies well above wmax the
+	// limit is known only to lie between them, and the rate bisects
+	// that bracket in steps (stepAt, stepRate) instead of creeping up
+	// the cubic curve.
+	hi       float64
+	stepAt   time.Time
+	stepRate float64
+	// burst is what the server accepted before its first 429: at most
+	// its bucket, plus what the bucket gained meanwhile. A step must
+	// last long enough to drain that much, or the bucket could hide a
+	// rate above the limit.
+	burst float64
 
 	meter     meter
 	born      int64     // the slot the limiter was made in
@@ -122,6 +146,10 @@ const (
 	backgroundShare = 0.02                   // this share of 429s right after a cut is background noise
 	minIdle         = 50 * time.Millisecond  // a shorter gap without any attempt is not a wait
 	appWindow       = 100 * time.Millisecond // the rate is capped at three times what was sent in this window
+	bracketWide     = 1.06                   // bisect while hi is more than this many times wmax
+	stepAfter       = 200 * time.Millisecond // a bisection step begins this long after a cut
+	stepLen         = 300 * time.Millisecond // a step must last this long, and stepOK answers, without a 429
+	stepOK          = 15
 )
 
 // meter counts attempts by the slot in which they were sent.
@@ -400,6 +428,17 @@ func (l *limiter) throttled(now, sent time.Time) {
 		if sent.Before(l.lastCut) {
 			return // sent before the last cut, which already answered it
 		}
+		if l.phase == phaseCubic && l.stepRate > 0 && !sent.Before(l.stepAt) {
+			// A bisection step failed: the limit lies under its rate.
+			// Return to what was last clean and bisect again.
+			l.hi = l.stepRate
+			l.stepRate, l.stepAt = 0, time.Time{}
+			next := cutShareOfLimit * l.wmax
+			l.cutAt, l.lastCut, l.cutRate = now, now, next
+			l.noiseChecked, l.cutShare = false, 0
+			l.setRate(next, now, true)
+			return
+		}
 		if l.phase == phaseCubic && l.probing(sent) && l.cleanHold() {
 			// A probe above the measured limit failed: the limit did not
 			// rise. Return under it at once, before the probe costs a
@@ -412,6 +451,9 @@ func (l *limiter) throttled(now, sent time.Time) {
 			probe := l.meter.window(slotOf(l.cutAt.Add(cubicK)), slotOf(sent), l.born, l.idleSince)
 			if probe.reliable() {
 				l.wmax = max(l.wmax, cutShareOfLimit*probe.rate())
+			}
+			if l.hi == 0 || l.rate < l.hi {
+				l.hi = l.rate
 			}
 			next := cutShareOfLimit * l.wmax
 			l.cutAt, l.lastCut, l.cutRate = now, now, next
@@ -443,6 +485,9 @@ func (l *limiter) throttled(now, sent time.Time) {
 		from = max(from, slotOf(l.lastCut))
 	}
 	w := l.meter.window(from, slotOf(sent), l.born, l.idleSince)
+	if first {
+		l.burst = float64(w.okAll + w.pendingAll)
+	}
 
 	var next float64
 	switch {
@@ -461,6 +506,10 @@ func (l *limiter) throttled(now, sent time.Time) {
 			// full all along, and what it accepted is its limit.
 			l.wmax, next = accepted, cutShareOfLimit*accepted
 			l.noisy = false
+			// It accepted its limit, or, with a burst of one, as little
+			// as half of it: the limit lies between what was accepted
+			// and what was sent.
+			l.hi = float64(w.sent) / w.active.Seconds()
 		case l.phase == phaseStart:
 			// The slow start's first 429. The bucket of a server with a
 			// burst hides its limit until it runs dry, so the step
@@ -493,6 +542,20 @@ func (l *limiter) throttled(now, sent time.Time) {
 			next = max(cutShareOfLimit*accepted, backoffFactor*cur)
 			if l.phase == phaseSearch {
 				next = max(accepted, cur/2) // the previous step had no 429
+				// The server's bucket was empty at the 429 that began the
+				// search and is empty again now, so what it accepted
+				// in between, over that time, is at most its limit
+				// (less only where the bucket overflowed): a floor.
+				// The rate that failed is a ceiling. Bisect between.
+				// Less one answer: the bucket may have held most of a
+				// token when the search began.
+				search := l.meter.window(slotOf(l.cutAt)+1, slotOf(sent), l.born, l.idleSince)
+				if search.reliable() {
+					if lo := float64(search.ok-1) / search.active.Seconds(); lo < l.wmax {
+						l.wmax, l.hi = lo, cur
+						next = cutShareOfLimit * l.wmax
+					}
+				}
 			}
 		}
 		if l.phase == phaseStart {
@@ -537,6 +600,7 @@ func (l *limiter) throttled(now, sent time.Time) {
 	if l.ceiling > 0 {
 		next = min(next, l.ceiling)
 	}
+	l.stepRate, l.stepAt = 0, time.Time{}
 	l.cutAt, l.lastCut, l.cutRate = now, now, next
 	l.noiseChecked = false
 	l.cutShare = w.share()
@@ -578,6 +642,32 @@ func (l *limiter) background(now time.Time) bool {
 	return l.noisy
 }
 
+// step runs the bisection of the bracket wmax..hi: a step at the middle of
+// it that lasts stepLen and stepOK answers without a 429 raises wmax to
+// its rate (a 429 in a step lowers hi: see throttled). Once the bracket
+// is narrow the cubic curve takes over from wmax.
+func (l *limiter) step(now time.Time) float64 {
+	need := stepLen
+	if l.stepRate > l.wmax {
+		need = max(need, time.Duration(2*l.burst/(l.stepRate-l.wmax)*float64(time.Second)))
+	}
+	if l.stepRate > 0 && now.Sub(l.stepAt) >= need {
+		w := l.meter.window(slotOf(l.stepAt)+1, slotOf(now), l.born, l.idleSince)
+		if w.thr == 0 && w.ok >= stepOK {
+			l.wmax, l.stepRate = l.stepRate, 0
+			if l.hi <= bracketWide*l.wmax {
+				// Narrow: hold at wmax from now, as after a return.
+				l.cutAt, l.cutRate = now.Add(-cubicK), l.wmax
+				return l.wmax
+			}
+		}
+	}
+	if l.stepRate == 0 {
+		l.stepAt, l.stepRate = now, (l.wmax+l.hi)/2
+	}
+	return l.stepRate
+}
+
 // follow moves the rate along the curve of the current phase.
 func (l *limiter) follow(now time.Time) {
 	var r float64
@@ -592,7 +682,9 @@ func (l *limiter) follow(now time.Time) {
 		r = l.cutRate * math.Exp2(t/searchDouble.Seconds())
 	case phaseCubic:
 		k := cubicK.Seconds()
-		if t < k {
+		if l.hi > bracketWide*l.wmax && now.Sub(l.cutAt) >= stepAfter {
+			r = l.step(now)
+		} else if t < k {
 			x := 1 - t/k
 			r = l.wmax - (l.wmax-l.cutRate)*x*x*x
 		} else {

@@ -389,6 +389,28 @@ func TestLimiterSlowStartEnds(t *testing.T) {
 	}
 }
 
+// A server with a burst of one accepts every other request when the client
+// sends between one and two times its limit, so a window refused
+// throughout shows as little as half the limit. Taking that for the limit
+// left the rate at 75% of a 50/s server for the whole run, creeping up the
+// cubic curve; the limit lies between what such a window accepted and what
+// it sent, and bisecting that bracket finds it within seconds.
+func TestLimiterBurstOneBisects(t *testing.T) {
+	for _, jit := range []time.Duration{0, 150 * time.Microsecond} {
+		cfg := baseSim(simServer{limit: constant(50), burst: 1, latency: 20 * time.Millisecond, retryAfter: time.Second}, 750)
+		cfg.expJit = jit
+		res, okTimes := simulate(cfg)
+		reach := res.reach(50, 0.9, okTimes)
+		t.Logf("jitter %v: %.1f%% of the limit, %.2f%% 429s, 90%% reached %v after the first 429", jit, 100*res.okRate()/50, 100*res.share(), reach-res.first429)
+		if reach < 0 || reach-res.first429 > 3*time.Second {
+			t.Errorf("jitter %v: 90%% of the limit reached at %v, first 429 at %v: want within 3 s\n%v", jit, reach, res.first429, res)
+		}
+		if r := res.okRate() / 50; r < 0.88 || res.share() > 0.02 {
+			t.Errorf("jitter %v: %.1f%% of the limit with %.2f%% 429s, want at least 88%% and at most 2%%\n%v", jit, 100*r, 100*res.share(), res)
+		}
+	}
+}
+
 // Without Retry-After the client backs off on its own, from 1 s with full
 // jitter; the limiter must find the limit the same way.
 func TestLimiterNoRetryAfter(t *testing.T) {
