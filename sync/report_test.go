@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -144,5 +145,35 @@ func TestReportCellsAreReportRow(t *testing.T) {
 	}
 	if got, want := marshal(cells), marshal(rows); got != want {
 		t.Errorf("reportCells make\n%s\nReportRow makes\n%s", got, want)
+	}
+}
+
+// ReportWriter hands gocsv whole batches as arrays and the rest as slices:
+// the file must be what gocsv makes of the ReportRows themselves, in order.
+func TestReportWriterAsGocsv(t *testing.T) {
+	var rows []ReportRow
+	for i := range 2*reportBatch + 5 {
+		rows = append(rows, ReportRow{Line: i + 2, PhoneNumber: "+1415555" + strconv.Itoa(1000+i), Action: ActionUpdate, Result: ResultPlanned,
+			FirstNameOld: "Old", FirstNameNew: "=New " + strconv.Itoa(i), ErrorMessage: strings.Repeat("\"x, ", i%3), Attempts: i % 4, DurationMS: int64(i)})
+	}
+	var got bytes.Buffer
+	rw, err := NewReportWriter(&got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		if err := rw.Write(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := rw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	var want bytes.Buffer
+	if err := gocsv.MarshalCSV(rows, &formulaSafeWriter{w: gocsv.NewSafeCSVWriter(csv.NewWriter(&want))}); err != nil {
+		t.Fatal(err)
+	}
+	if got.String() != want.String() {
+		t.Errorf("the report differs from gocsv's CSV of its rows:\n%s\nwant\n%s", got.String(), want.String())
 	}
 }
