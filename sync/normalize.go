@@ -38,45 +38,65 @@ func CheckRegion(region string) error {
 // invalid here: whether it keeps or clears the card's name is the diff's
 // call (--empty).
 func Normalize(rec Record, opts NormalizeOptions) Desired {
-	d := Desired{Line: rec.Line, Phone: strings.TrimSpace(rec.Phone)}
+	d, _ := normalize(rec, opts, "")
+	return d
+}
+
+// normalize is Normalize, which also returns the record's number in E.164
+// when its phone cell is a valid one ("" otherwise). known, when not "", is
+// that number as an earlier pass over the same record found it: the cell is
+// not parsed again, which is most of the cost of normalising a record.
+func normalize(rec Record, opts NormalizeOptions, known string) (d Desired, e164 string) {
+	d = Desired{Line: rec.Line, Phone: strings.TrimSpace(rec.Phone)}
 	if rec.Problem != "" {
 		// Unchecked, but shown in the report: they say which contact it was.
 		d.FirstName, d.LastName, d.ImageURL = strings.TrimSpace(rec.FirstName), strings.TrimSpace(rec.LastName), strings.TrimSpace(rec.ImageURL)
 		d.Invalid = rec.Problem
-		return d
+		return d, ""
 	}
 	if d.Phone == "" && strings.TrimSpace(rec.FirstName+rec.LastName+rec.ImageURL) == "" {
 		// Spreadsheets often export trailing rows of bare delimiters.
 		d.Invalid = "blank row: the phone_number, first_name, last_name and image_url cells are all empty"
-		return d
-	}
-	region := "US"
-	if opts.Region != "" {
-		region = strings.ToUpper(opts.Region)
+		return d, ""
 	}
 	var badPhone, badFirst, badLast, badImage string
-	// A row's country matters only for a number written without +, and a
-	// blank one leaves --region: an export of an international team often
-	// has the country only where someone filled it in.
-	if country := strings.TrimSpace(rec.Region); country != "" && d.Phone != "" && !strings.HasPrefix(trimTel(d.Phone), "+") {
-		code, ok := countryRegion(country)
-		if ok {
-			region = code
-		} else {
-			badPhone = badCountry(country)
-		}
+	if known != "" {
+		d.Phone = known
+	} else {
+		d.Phone, badPhone = normalizeCell(d.Phone, rec, opts)
 	}
 	if badPhone == "" {
-		d.Phone, badPhone = normalizePhone(d.Phone, region)
-	}
-	if badPhone == "" {
-		d.Phone, badPhone = checkE164Length(strings.TrimSpace(rec.Phone), d.Phone)
+		e164 = d.Phone
 	}
 	d.FirstName, badFirst = normalizeName(FieldFirstName, rec.FirstName)
 	d.LastName, badLast = normalizeName(FieldLastName, rec.LastName)
 	d.ImageURL, badImage = normalizeImageURL(rec.ImageURL)
 	d.Invalid = joinReasons(badPhone, badFirst, badLast, badImage)
-	return d
+	return d, e164
+}
+
+// normalizeCell returns the phone cell of rec, trimmed (phone), in E.164,
+// or phone itself and why it is not a usable number.
+func normalizeCell(phone string, rec Record, opts NormalizeOptions) (string, string) {
+	region := "US"
+	if opts.Region != "" {
+		region = strings.ToUpper(opts.Region)
+	}
+	// A row's country matters only for a number written without +, and a
+	// blank one leaves --region: an export of an international team often
+	// has the country only where someone filled it in.
+	if country := strings.TrimSpace(rec.Region); country != "" && phone != "" && !strings.HasPrefix(trimTel(phone), "+") {
+		code, ok := countryRegion(country)
+		if !ok {
+			return phone, badCountry(country)
+		}
+		region = code
+	}
+	e164, bad := normalizePhone(phone, region)
+	if bad != "" {
+		return e164, bad
+	}
+	return checkE164Length(phone, e164)
 }
 
 // normalizePhone returns s, already trimmed, in E.164, or s itself and why

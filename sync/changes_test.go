@@ -1,0 +1,122 @@
+package sync
+
+import (
+	"io"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// changingInput reads first until it is rewound, then second: an export
+// changed between the passes.
+type changingInput struct {
+	second string
+	r      *strings.Reader
+}
+
+func (c *changingInput) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+func (c *changingInput) Seek(off int64, whence int) (int64, error) {
+	if off == 0 && whence == io.SeekStart {
+		c.r = strings.NewReader(c.second)
+	}
+	return c.r.Seek(off, whence)
+}
+
+// secondPass runs both passes of an export that reads first, then second,
+// and returns what the second pass handed on.
+func secondPass(t *testing.T, first, second string) []Desired {
+	t.Helper()
+	e := &exportChanges{input: &changingInput{second: second, r: strings.NewReader(first)}, normalize: NormalizeOptions{Region: "US"}}
+	if err := e.open(&Summary{}); err != nil {
+		t.Fatal(err)
+	}
+	defer e.close()
+	if _, err := e.firstPass(liveState{cards: NewCards()}, func() error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	var got []Desired
+	if err := e.changes(func(c Change) error {
+		got = append(got, c.Desired)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// normalizeAll is what the records of export normalise to, read once.
+func normalizeAll(t *testing.T, export string) []Desired {
+	t.Helper()
+	src, err := OpenSource(strings.NewReader(export), SourceOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	var out []Desired
+	for {
+		rec, err := src.Next()
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, Normalize(rec, NormalizeOptions{Region: "US"}))
+	}
+}
+
+// The second pass takes each number the first pass read rather than
+// parsing the cell again; it must come to what normalising the record
+// would, also when the export changed between the passes.
+func TestSecondPassNumbers(t *testing.T) {
+	const header = "phone_number,first_name,country\n"
+	same := header + "+1 (212) 200-0000,Ada,\n" +
+		"212-200-0001,Grace,US\n" +
+		"1 212 200 0002,Alan,United States\n" +
+		"020 7183 8750,Tim,GB\n" + // a national prefix: the digits are not the number's end
+		"+44 20 7183 8751,Tim,\n" +
+		"not a number,Bad,\n" +
+		",Nobody,\n" +
+		"tel:+12122000003,Tel,\n"
+	for _, tc := range []struct{ name, first, second string }{
+		{"same export", same, same},
+		{"another number", header + "+12122000000,Ada,\n", header + "+442071838750,Ada,\n"},
+		{"another country", header + "2079460000,Ada,US\n", header + "2079460000,Ada,United Kingdom\n"},
+		{"a number made invalid", header + "+12122000000,Ada,\n", header + "+1212200000,Ada,\n"},
+		{"a record fewer", header + "+12122000000,Ada,\n+12122000001,Bob,\n", header + "+12122000001,Bob,\n"},
+		{"a record more", header + "+12122000000,Ada,\n", header + "+12122000001,Bob,\n+12122000000,Ada,\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, want := secondPass(t, tc.first, tc.second), normalizeAll(t, tc.second)
+			if !slices.Equal(got, want) {
+				t.Errorf("second pass read\n%+v\nwant\n%+v", got, want)
+			}
+		})
+	}
+	if got := normalizeAll(t, header+"2079460000,Ada,United Kingdom\n"); got[0].Phone != "+442079460000" {
+		t.Errorf("2079460000 in the United Kingdom is %s: the test's premise is wrong", got[0].Phone)
+	}
+}
+
+func TestCellEnds(t *testing.T) {
+	for _, tc := range []struct {
+		cell string
+		key  uint64
+		want bool
+	}{
+		{"+1 (212) 200-0000", 12122000000, true},
+		{"212 200 0000", 12122000000, true},
+		{"tel:212.200.0000", 12122000000, true},
+		{"212 200 0001", 12122000000, false},
+		{"2122000000", 44112122000000, false}, // four digits left over: not a calling code
+		{"020 7183 8750", 442071838750, false},
+		{"", 12122000000, false},
+		{"x", 12122000000, false},
+		{"1 212 200 0000 5", 12122000000, false},
+	} {
+		if got := cellEnds(tc.cell, tc.key); got != tc.want {
+			t.Errorf("cellEnds(%q, %d) = %v, want %v", tc.cell, tc.key, got, tc.want)
+		}
+	}
+}
