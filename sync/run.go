@@ -50,7 +50,8 @@ type runner struct {
 //
 //	snapshot     read the live cards; a stop here reports every record
 //	             as not attempted (unplanned) and ends the run
-//	lines        read the account's phone numbers (fetchLines)
+//	lines        read the account's phone numbers (startLines), while the
+//	             snapshot is read
 //	known        load what the state says bulksync applied before
 //	first pass   count the records and the changes and note the numbers
 //	             named; an interrupt ends the pass, not the report
@@ -72,15 +73,20 @@ func (r *runner) run(ctx context.Context, src changeSource) error {
 	}
 	defer src.close()
 
+	// The account's lines are read while the live cards are: against a big
+	// account both lists are large, each is decoded as it streams in, and
+	// on two cores the two reads take the time of the longer.
+	linesRead := r.startLines(ctx)
 	cards, err := r.snapshot(ctx)
 	if err != nil {
+		linesRead.abandon()
 		if r.stop.Err() == nil {
 			return err
 		}
 		return r.unplanned(err, src.unplanned)
 	}
 	defer tightenGC(cards.Len())()
-	lines, err := r.fetchLines(ctx)
+	lines, err := linesRead.wait()
 	if err != nil {
 		return err
 	}
@@ -341,20 +347,48 @@ func (r *runner) writeAt(order *reorder, seq int, c *Change, o Outcome) error {
 	return nil
 }
 
-// fetchLines reads the account's phone numbers for the plan's not_owned
-// check, bounded as the snapshot is (readContext). The list is an aid, not
-// a gate: when it cannot be read the run goes on without the check, and
-// says so once at warn. Lines that are not
-// healthy are counted in the summary and listed at info. Only an interrupt
-// while reading is an error.
-func (r *runner) fetchLines(ctx context.Context) (*Lines, error) {
+// linesRead is the reading of the account's phone numbers, under way in a
+// goroutine of its own (startLines).
+type linesRead struct {
+	r      *runner
+	ctx    context.Context
+	cancel func()
+	done   chan struct{}
+	lines  *Lines
+	err    error
+}
+
+// startLines starts reading the account's phone numbers for the plan's
+// not_owned check, bounded as the snapshot is (readContext).
+func (r *runner) startLines(ctx context.Context) *linesRead {
+	lctx, cancel := r.readContext(ctx)
+	lr := &linesRead{r: r, ctx: ctx, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(lr.done)
+		lr.lines, lr.err = FetchLines(lctx, r.client.ClientInterface, r.requests.withDefaults(), r.events)
+	}()
+	return lr
+}
+
+// abandon stops the reading and waits for it to end; its result is not
+// used, and nothing of it is logged or counted.
+func (lr *linesRead) abandon() {
+	lr.cancel()
+	<-lr.done
+}
+
+// wait waits for the lines. The list is an aid, not a gate: when it cannot
+// be read the run goes on without the check, and says so once at warn.
+// Lines that are not healthy are counted in the summary and listed at
+// info. Only an interrupt while reading is an error.
+func (lr *linesRead) wait() (*Lines, error) {
+	<-lr.done
+	lr.cancel()
+	r, ctx, lines, err := lr.r, lr.ctx, lr.lines, lr.err
 	log := r.log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	lctx, cancel := r.readContext(ctx)
-	defer cancel()
-	lines, err := FetchLines(lctx, r.client.ClientInterface, r.requests.withDefaults(), r.events)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("%w: interrupted while reading the account's phone numbers", ErrAborted)
