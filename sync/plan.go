@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strconv"
@@ -61,24 +62,39 @@ func (c *Change) IsWrite() bool {
 // cards. Duplicates can only be known once every record has been seen, and
 // nothing may be written before they are known, so planning takes two
 // passes over the input: Observe on every record, then Decide on every
-// record. Only a small entry per phone number is kept between the passes,
-// so memory does not grow with the size of the records.
+// record. Only a small note per record with a valid number is kept between
+// the passes, so memory does not grow with the size of the records.
 type Planner struct {
-	opts   PlanOptions
-	cards  *Cards
-	lines  *Lines             // the account's phone numbers; nil when they could not be read
-	known  map[string]Applied // from the state; nil without one
-	phones map[uint64]seen    // phone key -> what the first pass saw
-	dups   map[uint64][]int   // lines of every phone number seen more than once
-	total  int                // records observed
+	opts  PlanOptions
+	cards *Cards
+	lines *Lines             // the account's phone numbers; nil when they could not be read
+	known map[string]Applied // from the state; nil without one
+	total int                // records observed
+
+	// The first pass appends a note per record with a valid number, in
+	// input order: a million records cost 16 MB, and appending costs
+	// nothing like a lookup in a map of a million numbers, which missed
+	// the cache on every record. The notes are sorted and summed up once,
+	// when the second pass starts (index).
+	notes   blocks[phoneNote]
+	indexed bool
+	keys    []uint64         // every number seen, sorted: names
+	twice   map[uint64]seen  // numbers seen more than once: their first and last records
+	dups    map[uint64][]int // the lines of those numbers, ascending
+	changes int              // writes once duplicates are resolved
 }
 
-// seen is what the first pass remembers of one phone number, packed in one
-// word so that a million numbers cost tens of megabytes, not hundreds:
-// bits 0-29 the first line, 30-59 the last line, 60 whether the first
-// record changes the card, 61 whether the last one does, 62 whether the
-// number was seen more than once. (An export past 2^30 lines, a billion,
-// would need a wider word.)
+// phoneNote is what the first pass keeps of a record with a valid number.
+type phoneNote struct {
+	key     uint64 // phoneKey
+	line    uint32
+	changes bool // the record, alone, would change its card
+}
+
+// seen is what the index keeps of a number on several records, packed in
+// one word: bits 0-29 the first line, 30-59 the last line, 60 whether the
+// first record changes the card, 61 whether the last one does. (An export
+// past 2^30 lines, a billion, would need a wider word.)
 type seen uint64
 
 const (
@@ -86,37 +102,22 @@ const (
 	lineMask     = 1<<lineBits - 1
 	firstChanges = 1 << 60
 	lastChanges  = 1 << 61
-	seenTwice    = 1 << 62
 )
 
 func (s seen) first() int         { return int(s & lineMask) }
 func (s seen) last() int          { return int(s >> lineBits & lineMask) }
 func (s seen) firstChanges() bool { return s&firstChanges != 0 }
 func (s seen) lastChanges() bool  { return s&lastChanges != 0 }
-func (s seen) twice() bool        { return s&seenTwice != 0 }
-func (s seen) withLast(line int, changes bool) seen {
-	s = s&^(lineMask<<lineBits|lastChanges) | seen(line&lineMask)<<lineBits | seenTwice
-	if changes {
-		s |= lastChanges
-	}
-	return s
-}
 
 // NewPlanner returns a planner over the live cards, the account's lines
 // (nil: not checked) and what the state knows of the cards (nil without a
 // state), all keyed by E.164 number.
 func NewPlanner(cards *Cards, lines *Lines, known map[string]Applied, opts PlanOptions) *Planner {
-	return &Planner{
-		opts:   opts,
-		cards:  cards,
-		lines:  lines,
-		known:  known,
-		phones: make(map[uint64]seen),
-		dups:   make(map[uint64][]int),
-	}
+	return &Planner{opts: opts, cards: cards, lines: lines, known: known}
 }
 
-// Observe records one record in the first pass.
+// Observe records one record in the first pass. Every record is observed
+// before the first call of Decide, Changes or names.
 func (p *Planner) Observe(d Desired) {
 	p.total++
 	key, ok := phoneKey(d)
@@ -124,21 +125,59 @@ func (p *Planner) Observe(d Desired) {
 		return
 	}
 	c := p.decideAlone(d)
-	changes := c.IsWrite()
-	s, dup := p.phones[key]
-	if !dup {
-		s = seen(d.Line&lineMask) | seen(d.Line&lineMask)<<lineBits
-		if changes {
-			s |= firstChanges | lastChanges
-		}
-		p.phones[key] = s
+	p.notes.add(phoneNote{key: key, line: uint32(d.Line & lineMask), changes: c.IsWrite()})
+}
+
+// index sorts the first pass's notes by number and input order, and keeps
+// of them the numbers, the duplicates and the count of changes.
+func (p *Planner) index() {
+	if p.indexed {
 		return
 	}
-	if !s.twice() {
-		p.dups[key] = []int{s.first()}
+	p.indexed = true
+	notes := p.notes.join()
+	slices.SortFunc(notes, func(a, b phoneNote) int {
+		if c := cmp.Compare(a.key, b.key); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.line, b.line)
+	})
+	p.keys = make([]uint64, 0, len(notes))
+	p.twice, p.dups = make(map[uint64]seen), make(map[uint64][]int)
+	for i := 0; i < len(notes); {
+		j := i + 1
+		for j < len(notes) && notes[j].key == notes[i].key {
+			j++
+		}
+		first, last := notes[i], notes[j-1]
+		p.keys = append(p.keys, first.key)
+		switch {
+		case j == i+1:
+			if first.changes {
+				p.changes++
+			}
+		default:
+			s := seen(first.line) | seen(last.line)<<lineBits
+			if first.changes {
+				s |= firstChanges
+			}
+			if last.changes {
+				s |= lastChanges
+			}
+			p.twice[first.key] = s
+			lines := make([]int, 0, j-i)
+			for _, n := range notes[i:j] {
+				lines = append(lines, int(n.line))
+			}
+			p.dups[first.key] = lines
+			switch {
+			case p.opts.OnDuplicate == DuplicateFirst && first.changes,
+				p.opts.OnDuplicate == DuplicateLast && last.changes:
+				p.changes++
+			}
+		}
+		i = j
 	}
-	p.dups[key] = append(p.dups[key], d.Line)
-	p.phones[key] = s.withLast(d.Line, changes)
 }
 
 // Records returns how many records the first pass saw.
@@ -147,29 +186,14 @@ func (p *Planner) Records() int { return p.total }
 // Changes returns how many writes the plan holds once duplicates are
 // resolved: the figure --max-changes is checked against.
 func (p *Planner) Changes() int {
-	n := 0
-	for _, s := range p.phones {
-		switch {
-		case !s.twice():
-			if s.firstChanges() {
-				n++
-			}
-		case p.opts.OnDuplicate == DuplicateFirst:
-			if s.firstChanges() {
-				n++
-			}
-		case p.opts.OnDuplicate == DuplicateLast:
-			if s.lastChanges() {
-				n++
-			}
-		}
-	}
-	return n
+	p.index()
+	return p.changes
 }
 
 // Decide returns the change for one record in the second pass.
 func (p *Planner) Decide(d Desired) Change {
-	if key, ok := phoneKey(d); ok {
+	p.index()
+	if key, ok := phoneKey(d); ok && len(p.dups) > 0 {
 		if lines := p.dups[key]; lines != nil {
 			if winner, ok := p.duplicateWinner(key); !ok || winner != d.Line {
 				c := Change{Desired: d, Action: ActionDuplicate, Detail: duplicateDetail(d.Line, lines, p.opts.OnDuplicate)}
@@ -184,7 +208,7 @@ func (p *Planner) Decide(d Desired) Change {
 }
 
 func (p *Planner) duplicateWinner(key uint64) (int, bool) {
-	s := p.phones[key]
+	s := p.twice[key]
 	switch p.opts.OnDuplicate {
 	case DuplicateFirst:
 		return s.first(), true
@@ -261,7 +285,8 @@ const notOwnedDetail = "the number is not one of the account's lines (GET /v3/ph
 // names reports whether a record of the first pass so far named the
 // phone number with this key (phoneKey).
 func (p *Planner) names(key uint64) bool {
-	_, ok := p.phones[key]
+	p.index()
+	_, ok := slices.BinarySearch(p.keys, key)
 	return ok
 }
 

@@ -133,3 +133,44 @@ func TestChangeLimit(t *testing.T) {
 		}
 	}
 }
+
+// The first pass's notes are sorted once the pass ends: numbers seen in
+// any order, the same one far apart, must come out as a map would have
+// kept them.
+func TestPlannerIndexOutOfOrder(t *testing.T) {
+	cards := cardMap(map[string]Card{
+		"+12125550101": {Phone: "+12125550101", FirstName: "Old", Active: true},
+		"+12125550105": {Phone: "+12125550105", FirstName: "Old", Active: true},
+	})
+	records := []Desired{
+		{Line: 2, Phone: "+12125550109", FirstName: "Nine"},
+		{Line: 3, Phone: "+12125550105", FirstName: "New"},
+		{Line: 4, Phone: "+12125550101", FirstName: "Old"},
+		{Line: 6, Phone: "bad", Invalid: "phone_number: bad"},
+		{Line: 7, Phone: "+12125550105", FirstName: "Old"},
+		{Line: 8, Phone: "+12125550103", FirstName: "Three"},
+		{Line: 11, Phone: "+12125550105", FirstName: "Newer"},
+	}
+	p := NewPlanner(cards, nil, nil, PlanOptions{Empty: EmptyKeep, OnDuplicate: DuplicateLast, CreateMissing: true})
+	for _, d := range records {
+		p.Observe(d)
+	}
+	// Creates for 109 and 103; 105's last record (line 11) updates it.
+	if got := p.Changes(); got != 3 {
+		t.Errorf("Changes() = %d, want 3", got)
+	}
+	for _, n := range []string{"+12125550101", "+12125550103", "+12125550105", "+12125550109"} {
+		if key, _ := phoneKey(Desired{Phone: n}); !p.names(key) {
+			t.Errorf("%s: not named", n)
+		}
+	}
+	if key, _ := phoneKey(Desired{Phone: "+12125550102"}); p.names(key) {
+		t.Errorf("+12125550102 named")
+	}
+	if c := p.Decide(records[4]); c.Action != ActionDuplicate || c.Detail != "phone_number also on line 3, 11; --on-duplicate last applies line 11" {
+		t.Errorf("line 7: %s %q", c.Action, c.Detail)
+	}
+	if c := p.Decide(records[6]); c.Action != ActionUpdate {
+		t.Errorf("line 11: %s %q, want update", c.Action, c.Detail)
+	}
+}
