@@ -504,6 +504,14 @@ func (l *limiter) throttled(now, sent time.Time) {
 		case cur == 0 || w.saturated():
 			// Refused again and again through the window: the server was
 			// full all along, and what it accepted is its limit.
+			if !first {
+				// The slot of the last cut holds attempts sent before
+				// it, at the rate that failed, accepted by the bucket
+				// that made that rate fail: not the limit.
+				if after := l.meter.window(max(from, slotOf(l.lastCut)+1), slotOf(sent), l.born, l.idleSince); after.reliable() {
+					accepted = min(accepted, after.rate())
+				}
+			}
 			l.wmax, next = accepted, cutShareOfLimit*accepted
 			l.noisy = false
 			// It accepted its limit, or, with a burst of one, as little

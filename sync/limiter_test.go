@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -512,40 +513,55 @@ func TestLimiterMatrix(t *testing.T) {
 		}
 		expJit = d
 	}
+	// LIMITER_SEEDS=N runs each cell N times with other random jitter:
+	// with jitter one run per cell is too few to compare two limiters.
+	seeds := uint64(1)
+	if v := os.Getenv("LIMITER_SEEDS"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 8)
+		if err != nil || n == 0 {
+			t.Fatalf("LIMITER_SEEDS=%q: want a count from 1 to 255", v)
+		}
+		seeds = n
+	}
 	var cells, rateOK, shareOK, reachOK int
 	for _, limit := range []float64{50, 200, 1000} {
 		for _, burst := range []float64{1, limit / 10} {
 			for _, latency := range []time.Duration{0, 20 * time.Millisecond} {
 				for _, ra := range []time.Duration{time.Second, 0, 250 * time.Millisecond} {
-					name := fmt.Sprintf("limit%g/burst%g/latency%v/retry%v", limit, burst, latency, ra)
-					cfg := baseSim(simServer{limit: constant(limit), burst: burst, latency: latency, retryAfter: ra}, int(limit*15))
-					cfg.expJit = expJit
-					res, okTimes := simulate(cfg)
-					reach := res.reach(limit, 0.9, okTimes)
-					// As the bench: from the first 429; 0 when reached before it.
-					after := reach - max(res.first429, 0)
-					if reach >= 0 && (res.first429 < 0 || reach < res.first429) {
-						after = 0
-					}
-					cells++
-					rateOK += b2i(res.okRate()/limit >= 0.95)
-					shareOK += b2i(res.share() <= 0.01)
-					reachOK += b2i(reach >= 0 && after <= 3*time.Second)
-					reachText := "never"
-					if reach >= 0 {
-						reachText = after.Round(time.Millisecond).String()
-					}
-					t.Logf("%s: %.1f%% of limit, 429 %.2f%% (%d), failed %d, 90%% %s after the first 429 (at %v)",
-						name, 100*res.okRate()/limit, 100*res.share(), res.throttled, res.failed, reachText, res.first429.Round(time.Microsecond))
-					if trace := os.Getenv("LIMITER_TRACE"); trace != "" && strings.Contains(name, trace) {
-						t.Logf("%v", res)
-					}
-					if res.ok+res.failed != int(limit*15) {
-						t.Errorf("%s: %d rows ok and %d failed of %d", name, res.ok, res.failed, int(limit*15))
-					}
-					if res.busy != 0 {
-						// A leak here hides every wait from the meter.
-						t.Errorf("%s: the limiter counts %d attempts as busy after the last answer", name, res.busy)
+					for seed := uint64(1); seed <= seeds; seed++ {
+						name := fmt.Sprintf("limit%g/burst%g/latency%v/retry%v", limit, burst, latency, ra)
+						if seeds > 1 {
+							name += fmt.Sprintf("/seed%d", seed)
+						}
+						cfg := baseSim(simServer{limit: constant(limit), burst: burst, latency: latency, retryAfter: ra}, int(limit*15))
+						cfg.expJit, cfg.seed = expJit, seed
+						res, okTimes := simulate(cfg)
+						reach := res.reach(limit, 0.9, okTimes)
+						// As the bench: from the first 429; 0 when reached before it.
+						after := reach - max(res.first429, 0)
+						if reach >= 0 && (res.first429 < 0 || reach < res.first429) {
+							after = 0
+						}
+						cells++
+						rateOK += b2i(res.okRate()/limit >= 0.95)
+						shareOK += b2i(res.share() <= 0.01)
+						reachOK += b2i(reach >= 0 && after <= 3*time.Second)
+						reachText := "never"
+						if reach >= 0 {
+							reachText = after.Round(time.Millisecond).String()
+						}
+						t.Logf("%s: %.1f%% of limit, 429 %.2f%% (%d), failed %d, 90%% %s after the first 429 (at %v)",
+							name, 100*res.okRate()/limit, 100*res.share(), res.throttled, res.failed, reachText, res.first429.Round(time.Microsecond))
+						if trace := os.Getenv("LIMITER_TRACE"); trace != "" && strings.Contains(name, trace) {
+							t.Logf("%v", res)
+						}
+						if res.ok+res.failed != int(limit*15) {
+							t.Errorf("%s: %d rows ok and %d failed of %d", name, res.ok, res.failed, int(limit*15))
+						}
+						if res.busy != 0 {
+							// A leak here hides every wait from the meter.
+							t.Errorf("%s: the limiter counts %d attempts as busy after the last answer", name, res.busy)
+						}
 					}
 				}
 			}
