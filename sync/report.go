@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/csv"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	stdsync "sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gocarina/gocsv"
@@ -90,15 +92,35 @@ func NewReportRow(c *Change, o Outcome) ReportRow {
 // can be followed with tail -f and a killed run leaves all but the last
 // second's rows. The file is only ever written whole rows at a time, so
 // even a killed run leaves no half row at its end.
+//
+// The batches are turned into CSV and written by a goroutine of their own
+// (marshal), started with the first batch and ended by Flush: in a big
+// plan the report is a third of the work per row, which then overlaps with
+// planning the rows after it. An error writing the file is returned by the
+// Write or Flush after it.
 type ReportWriter struct {
 	mu        stdsync.Mutex
-	out       io.Writer
-	buf       bytes.Buffer // whole rows not yet written to out
-	csv       *formulaSafeWriter
-	pending   [reportBatch]reportCells // pending[:npending] are rows not yet handed to gocsv
+	pending   *[reportBatch]reportCells // pending[:npending] are rows not yet handed on
 	npending  int
 	rows      int
 	lastFlush time.Time
+	jobs      chan reportJob // to marshal; nil when it is not running
+	finished  chan struct{}  // closed when marshal has ended
+	free      chan *[reportBatch]reportCells
+	failed    atomic.Pointer[error] // the first error of marshal
+
+	// Only marshal uses these once it runs.
+	out io.Writer
+	buf bytes.Buffer // whole rows not yet written to out
+	csv *formulaSafeWriter
+}
+
+// reportJob is rows handed to marshal: a whole batch or fewer rows.
+type reportJob struct {
+	full  *[reportBatch]reportCells
+	part  []reportCells
+	out   bool       // write the buffered rows to the file now
+	reply chan error // when not nil, told marshal's error once the rows are out
 }
 
 const (
@@ -110,7 +132,7 @@ const (
 // NewReportWriter writes the header at once, so even a run that aborts
 // before its first row leaves a report a spreadsheet can open.
 func NewReportWriter(w io.Writer) (*ReportWriter, error) {
-	rw := &ReportWriter{out: w, lastFlush: time.Now()}
+	rw := &ReportWriter{out: w, lastFlush: time.Now(), pending: new([reportBatch]reportCells), free: make(chan *[reportBatch]reportCells, 4)}
 	rw.csv = &formulaSafeWriter{w: gocsv.NewSafeCSVWriter(csv.NewWriter(&rw.buf))}
 	if err := gocsv.MarshalCSV([]ReportRow{}, rw.csv); err != nil {
 		return nil, err
@@ -122,40 +144,93 @@ func NewReportWriter(w io.Writer) (*ReportWriter, error) {
 func (rw *ReportWriter) Write(r ReportRow) error {
 	rw.mu.Lock()
 	defer rw.mu.Unlock()
+	if err := rw.failed.Load(); err != nil {
+		return *err
+	}
 	rw.rows++
 	rw.pending[rw.npending] = cellsOf(r)
 	rw.npending++
-	if rw.npending < reportBatch && time.Since(rw.lastFlush) < reportEvery {
+	due := time.Since(rw.lastFlush) >= reportEvery
+	if rw.npending < reportBatch && !due {
 		return nil
 	}
-	return rw.flushLocked()
+	rw.handOnLocked(due, nil)
+	return nil
 }
 
-// flushLocked turns the pending rows into CSV (gocsv flushes its csv
-// writer at the end of each call, so buf holds whole rows) and writes them
-// out when enough are buffered or a second has passed.
-func (rw *ReportWriter) flushLocked() error {
-	var err error
+// handOnLocked hands the pending rows to marshal, starting it if need be;
+// out asks for them to be written to the file at once, and reply, when not
+// nil, to be told the outcome.
+func (rw *ReportWriter) handOnLocked(out bool, reply chan error) {
+	if rw.jobs == nil {
+		// A few batches in flight at most: a slow disk holds Write back.
+		rw.jobs, rw.finished = make(chan reportJob, 2), make(chan struct{})
+		go rw.marshal(rw.jobs, rw.finished)
+	}
+	j := reportJob{out: out, reply: reply}
 	switch {
 	case rw.npending == reportBatch:
+		j.full = rw.pending
+		select {
+		case rw.pending = <-rw.free:
+		default:
+			rw.pending = new([reportBatch]reportCells)
+		}
+	case rw.npending > 0:
+		j.part = slices.Clone(rw.pending[:rw.npending])
+	}
+	rw.npending = 0
+	if out {
+		rw.lastFlush = time.Now()
+	}
+	rw.jobs <- j
+}
+
+// marshal turns the rows it is handed into CSV (gocsv flushes its csv
+// writer at the end of each call, so buf holds whole rows) and writes them
+// out when enough are buffered or it is asked to. After an error it only
+// answers: nothing more reaches the file.
+func (rw *ReportWriter) marshal(jobs <-chan reportJob, finished chan<- struct{}) {
+	defer close(finished)
+	var err error
+	for j := range jobs {
+		if err == nil {
+			if err = rw.toCSV(j); err != nil {
+				rw.failed.Store(&err)
+			}
+		}
+		if j.full != nil {
+			select {
+			case rw.free <- j.full:
+			default:
+			}
+		}
+		if j.reply != nil {
+			j.reply <- err
+		}
+	}
+}
+
+func (rw *ReportWriter) toCSV(j reportJob) error {
+	var err error
+	switch {
+	case j.full != nil:
 		// A whole batch goes to gocsv as an array value rather than a
 		// slice: its rows are then not addressable, and reflection hands
 		// gocsv each cell as it is, where it copies an addressable one to
 		// the heap first (reflect.Value.Interface): 17 allocations a row,
 		// a third of the report's cost.
-		err = gocsv.MarshalCSVWithoutHeaders(rw.pending, rw.csv)
-	case rw.npending > 0:
-		err = gocsv.MarshalCSVWithoutHeaders(rw.pending[:rw.npending], rw.csv)
+		err = gocsv.MarshalCSVWithoutHeaders(*j.full, rw.csv)
+	case len(j.part) > 0:
+		err = gocsv.MarshalCSVWithoutHeaders(j.part, rw.csv)
 	}
-	rw.npending = 0
 	if err != nil {
 		return err
 	}
 	if err := rw.csv.Error(); err != nil {
 		return err
 	}
-	if rw.buf.Len() >= reportBytes || time.Since(rw.lastFlush) >= reportEvery {
-		rw.lastFlush = time.Now()
+	if rw.buf.Len() >= reportBytes || j.out {
 		return rw.writeOut()
 	}
 	return nil
@@ -175,12 +250,24 @@ func (rw *ReportWriter) Rows() int {
 	return rw.rows
 }
 
-// Flush pushes every row written so far to the underlying writer.
+// Flush pushes every row written so far to the underlying writer, and
+// ends the goroutine that writes them (the next Write starts it again).
 func (rw *ReportWriter) Flush() error {
 	rw.mu.Lock()
 	defer rw.mu.Unlock()
-	rw.lastFlush = time.Time{}
-	return rw.flushLocked()
+	if rw.jobs == nil && rw.npending == 0 {
+		if err := rw.failed.Load(); err != nil {
+			return *err
+		}
+		return nil
+	}
+	reply := make(chan error, 1)
+	rw.handOnLocked(true, reply)
+	err := <-reply
+	close(rw.jobs)
+	<-rw.finished
+	rw.jobs = nil
+	return err
 }
 
 // reportCells is a ReportRow as the strings of its cells, which is how

@@ -3,6 +3,7 @@ package sync
 import (
 	"bytes"
 	"encoding/csv"
+	"errors"
 	"io"
 	"slices"
 	"strconv"
@@ -175,5 +176,47 @@ func TestReportWriterAsGocsv(t *testing.T) {
 	}
 	if got.String() != want.String() {
 		t.Errorf("the report differs from gocsv's CSV of its rows:\n%s\nwant\n%s", got.String(), want.String())
+	}
+}
+
+// failAfter accepts n writes, then fails every one.
+type failAfter struct{ n int }
+
+var errDiskFull = errors.New("disk full")
+
+func (f *failAfter) Write(b []byte) (int, error) {
+	if f.n == 0 {
+		return 0, errDiskFull
+	}
+	f.n--
+	return len(b), nil
+}
+
+// The rows are written to the file by a goroutine of the writer's own: a
+// failed write must still reach the caller, by a later Write or by Flush,
+// and then by every call after it.
+func TestReportWriterWriteError(t *testing.T) {
+	rw, err := NewReportWriter(&failAfter{n: 1}) // the header, then nothing
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := ReportRow{Line: 2, PhoneNumber: "+14155550100", ErrorMessage: strings.Repeat("x", 300)}
+	var werr error
+	for range 10 * reportBatch {
+		if werr = rw.Write(row); werr != nil {
+			break
+		}
+	}
+	if err := rw.Flush(); !errors.Is(err, errDiskFull) {
+		t.Errorf("Flush: %v, want %v", err, errDiskFull)
+	}
+	if werr != nil && !errors.Is(werr, errDiskFull) {
+		t.Errorf("Write: %v, want %v", werr, errDiskFull)
+	}
+	if err := rw.Write(row); !errors.Is(err, errDiskFull) {
+		t.Errorf("Write after the failure: %v, want %v", err, errDiskFull)
+	}
+	if err := rw.Flush(); !errors.Is(err, errDiskFull) {
+		t.Errorf("second Flush: %v, want %v", err, errDiskFull)
 	}
 }
