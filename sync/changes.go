@@ -161,13 +161,13 @@ func (e *exportChanges) rewind() error {
 // each reads, normalises and hands on every record of the input that
 // belongs to the shard, in input order.
 //
-// Reading and normalising run in a goroutine of their own (readAhead), a
-// few batches of records ahead of fn: in a big plan they are about half of
-// the work per record, and planning and reporting in fn the other half, so
-// on two cores the two halves overlap. A record is handed to fn only after
-// every record before it; an error reading the input comes after them, as
-// it would without the goroutine. When each returns, the goroutine has
-// ended, so the input is no longer being read.
+// Reading the records (readRecords) and normalising them (readAhead) run
+// in goroutines of their own, a few batches ahead of fn: in a big plan
+// each is about a third of the work per record, and planning and
+// reporting in fn the rest, so on two cores they overlap. A record is
+// handed to fn only after every record before it; an error reading the
+// input comes after them, as it would without the goroutines. When each
+// returns, the goroutines have ended, so the input is no longer being read.
 func (e *exportChanges) each(fn func(Desired) error) error {
 	batches := make(chan recordBatch, 2)
 	stop := make(chan struct{})
@@ -200,45 +200,81 @@ type recordBatch struct {
 	err     error
 }
 
-// batchRecords is how many records readAhead hands on at once: enough that
-// the channel costs little per record, few enough that the first changes
-// of an apply start at once.
+// rawBatch is a run of records as read, and the error that ended the input
+// after them, if any (io.EOF at its end).
+type rawBatch struct {
+	records []Record
+	err     error
+}
+
+// batchRecords is how many records are handed on at once: enough that the
+// channels cost little per record, few enough that the first changes of an
+// apply start at once.
 const batchRecords = 256
 
-// readAhead is each's reading goroutine: it sends the records in batches
-// on out, which it closes at the input's end or after an error, and stops
-// early when stop is closed.
+// readAhead normalises the records readRecords reads and sends them in
+// batches on out, which it closes at the input's end or after an error; it
+// stops early when stop is closed. It returns once readRecords has ended.
 func (e *exportChanges) readAhead(out chan<- recordBatch, stop <-chan struct{}) {
 	defer close(out)
-	send := func(b recordBatch) bool {
+	raw := make(chan rawBatch, 2)
+	go e.readRecords(raw, stop)
+	defer func() {
+		for range raw { // until readRecords, told by stop, closes it
+		}
+	}()
+	i := 0 // records read in this pass
+	for rb := range raw {
+		batch := make([]Desired, 0, len(rb.records))
+		for _, rec := range rb.records {
+			d := e.normalizeRecord(i, rec)
+			i++
+			if e.shard.Has(d) {
+				batch = append(batch, d)
+			}
+		}
+		b := recordBatch{records: batch}
+		if rb.err != io.EOF {
+			b.err = rb.err
+		}
 		select {
 		case out <- b:
-			return true
 		case <-stop:
-			return false
+			return
+		}
+		if rb.err != nil {
+			return
 		}
 	}
-	batch := make([]Desired, 0, batchRecords)
-	for i := 0; ; i++ {
-		rec, err := e.records.Next()
-		if err == io.EOF {
-			send(recordBatch{records: batch})
+}
+
+// readRecords reads the input's records and sends them in batches on out,
+// which it closes after the batch that ends with the input's end or an
+// error, or when stop is closed.
+func (e *exportChanges) readRecords(out chan<- rawBatch, stop <-chan struct{}) {
+	defer close(out)
+	for {
+		select {
+		case <-stop:
 			return
+		default:
 		}
-		if err != nil {
-			send(recordBatch{records: batch, err: err})
-			return
-		}
-		d := e.normalizeRecord(i, rec)
-		if !e.shard.Has(d) {
-			continue
-		}
-		batch = append(batch, d)
-		if len(batch) == batchRecords {
-			if !send(recordBatch{records: batch}) {
-				return
+		b := rawBatch{records: make([]Record, 0, batchRecords)}
+		for len(b.records) < batchRecords && b.err == nil {
+			rec, err := e.records.Next()
+			if err != nil {
+				b.err = err
+			} else {
+				b.records = append(b.records, rec)
 			}
-			batch = make([]Desired, 0, batchRecords)
+		}
+		select {
+		case out <- b:
+		case <-stop:
+			return
+		}
+		if b.err != nil {
+			return
 		}
 	}
 }
