@@ -259,7 +259,8 @@ func (p *Planner) decideAlone(d Desired) Change {
 	}
 	c := Change{Desired: d, Live: &live}
 	if k, ok := p.known[d.Phone]; ok {
-		c.Known = &k
+		known := k // a variable of its own: taking k's address would move k, and so every record's lookup, to the heap
+		c.Known = &known
 	}
 	if !live.Active {
 		c.Action, c.Detail = ActionInactive, "the card exists but is inactive (is_active=false); Linq only updates active cards"

@@ -250,11 +250,14 @@ func (sc savedChange) asPlanned() Change {
 // card and the account's lines of now.
 func changeFromSaved(sc savedChange, cards *Cards, lines *Lines, known map[string]Applied) Change {
 	c := sc.asPlanned()
+	// Each a variable of its own, on the heap only when there is one.
 	if live, ok := cards.Get(sc.Phone); ok {
-		c.Live = &live
+		l := live
+		c.Live = &l
 	}
 	if k, ok := known[sc.Phone]; ok {
-		c.Known = &k
+		known := k
+		c.Known = &known
 	}
 	if c.IsWrite() {
 		if why := staleReason(sc, c.Live); why != "" {
