@@ -172,9 +172,10 @@ func (e *exportChanges) each(fn func(Desired) error) error {
 	batches := make(chan recordBatch, 2)
 	stop := make(chan struct{})
 	done := make(chan struct{})
+	p := newBatchPools()
 	go func() {
 		defer close(done)
-		e.readAhead(batches, stop)
+		e.readAhead(batches, stop, p)
 	}()
 	defer func() {
 		close(stop)
@@ -189,8 +190,39 @@ func (e *exportChanges) each(fn func(Desired) error) error {
 		if b.err != nil {
 			return b.err
 		}
+		give(p.desired, b.records) // fn was handed copies
 	}
 	return nil
+}
+
+// batchPools hold the batches each's goroutines are done with, for the
+// next ones: a million records would otherwise be some 400 MB of batches
+// for the collector.
+type batchPools struct {
+	raw     chan []Record
+	desired chan []Desired
+}
+
+func newBatchPools() batchPools {
+	return batchPools{raw: make(chan []Record, 4), desired: make(chan []Desired, 4)}
+}
+
+// take returns an empty batch from pool, or a new one.
+func take[T any](pool chan []T) []T {
+	select {
+	case b := <-pool:
+		return b[:0]
+	default:
+		return make([]T, 0, batchRecords)
+	}
+}
+
+// give puts a batch no one uses any more back in pool, if it has room.
+func give[T any](pool chan []T, b []T) {
+	select {
+	case pool <- b:
+	default:
+	}
 }
 
 // recordBatch is a run of normalised records, and the error that ended the
@@ -215,17 +247,17 @@ const batchRecords = 256
 // readAhead normalises the records readRecords reads and sends them in
 // batches on out, which it closes at the input's end or after an error; it
 // stops early when stop is closed. It returns once readRecords has ended.
-func (e *exportChanges) readAhead(out chan<- recordBatch, stop <-chan struct{}) {
+func (e *exportChanges) readAhead(out chan<- recordBatch, stop <-chan struct{}, p batchPools) {
 	defer close(out)
 	raw := make(chan rawBatch, 2)
-	go e.readRecords(raw, stop)
+	go e.readRecords(raw, stop, p)
 	defer func() {
 		for range raw { // until readRecords, told by stop, closes it
 		}
 	}()
 	i := 0 // records read in this pass
 	for rb := range raw {
-		batch := make([]Desired, 0, len(rb.records))
+		batch := take(p.desired)
 		for _, rec := range rb.records {
 			d := e.normalizeRecord(i, rec)
 			i++
@@ -233,6 +265,7 @@ func (e *exportChanges) readAhead(out chan<- recordBatch, stop <-chan struct{}) 
 				batch = append(batch, d)
 			}
 		}
+		give(p.raw, rb.records)
 		b := recordBatch{records: batch}
 		if rb.err != io.EOF {
 			b.err = rb.err
@@ -251,7 +284,7 @@ func (e *exportChanges) readAhead(out chan<- recordBatch, stop <-chan struct{}) 
 // readRecords reads the input's records and sends them in batches on out,
 // which it closes after the batch that ends with the input's end or an
 // error, or when stop is closed.
-func (e *exportChanges) readRecords(out chan<- rawBatch, stop <-chan struct{}) {
+func (e *exportChanges) readRecords(out chan<- rawBatch, stop <-chan struct{}, p batchPools) {
 	defer close(out)
 	for {
 		select {
@@ -259,7 +292,7 @@ func (e *exportChanges) readRecords(out chan<- rawBatch, stop <-chan struct{}) {
 			return
 		default:
 		}
-		b := rawBatch{records: make([]Record, 0, batchRecords)}
+		b := rawBatch{records: take(p.raw)}
 		for len(b.records) < batchRecords && b.err == nil {
 			rec, err := e.records.Next()
 			if err != nil {
