@@ -13,10 +13,11 @@ import (
 // cards, all in pointer-free slices and maps, which a collection marks in
 // milliseconds. GOGC=100 lets the heap grow to twice that before
 // collecting; 50 keeps it at 1.5 times (a 1M-row plan against 1M cards:
-// 250 -> 195 MB of peak RSS) for no CPU that shows. A small account keeps
-// the default: there the heap is small anyway, and the apply phase's
-// garbage, which has pointers, would be marked twice as often for nothing.
-const bigAccount = 100_000
+// 250 -> 195 MB of peak RSS). A smaller account keeps the default: there
+// the heap is small anyway, and collecting twice as often costs CPU that
+// shows (a 100k-row plan against 100k cards: 12% of its wall time, for 7
+// MB of peak RSS, 47 -> 54 MB), in apply too, whose garbage has pointers.
+const bigAccount = 500_000
 
 // tightenGC lowers GOGC to 50 for a run against cards live cards, if the
 // account is big and GOGC is not set in the environment, and returns what
