@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	stdsync "sync"
 	"time"
@@ -30,7 +31,8 @@ import (
 // with the limiter's precise sleep (sync/pacer.go) and with the runtime
 // timer alone, as the limiter paced before it; the pacing alone, without
 // requests, is measured the same way at 50, 200 and 1000 releases/s, with
-// the CPU it costs.
+// the CPU it costs; and so is the share refused by a burst-1 server when
+// paced at 95% of its limit.
 
 // jitterResult is one paced run of the probe.
 type jitterResult struct {
@@ -40,6 +42,7 @@ type jitterResult struct {
 	delay    []time.Duration // arrival − release, sorted
 	shrink   []time.Duration // planned gap − arrival gap of consecutive arrivals, sorted; > 0: arrived closer than planned
 	disorder int             // consecutive arrivals in the other order than their releases
+	refused  int             // answered 429 (against a server with a limit)
 }
 
 // quantile of a sorted slice.
@@ -64,10 +67,10 @@ func (r jitterResult) burst1Share(limit float64) float64 {
 
 // jitterProbe paces n PATCHes at rate per second through 32 workers
 // against a fresh fake without a limit, and measures their arrival.
-// timerOnly paces on the runtime timer alone.
-func (b *bench) jitterProbe(ctx context.Context, name string, rate float64, n int, timerOnly bool) (jitterResult, error) {
+// timerOnly paces on the runtime timer alone; fakeArgs set the fake's limit.
+func (b *bench) jitterProbe(ctx context.Context, name string, rate float64, n int, timerOnly bool, fakeArgs ...string) (jitterResult, error) {
 	res := jitterResult{rate: rate, n: n}
-	f, err := b.startFake(ctx, fakeSpec{name: name, seedRows: n, requestLog: true})
+	f, err := b.startFake(ctx, fakeSpec{name: name, seedRows: n, requestLog: true, args: fakeArgs})
 	if err != nil {
 		return res, err
 	}
@@ -160,6 +163,9 @@ func (b *bench) jitterProbe(ctx context.Context, name string, rate float64, n in
 		}
 		arrived[i] = e.Time
 		arrivals = append(arrivals, i)
+		if e.Status == http.StatusTooManyRequests {
+			res.refused++
+		}
 	}
 	if len(arrivals) != n {
 		return res, fmt.Errorf("jitter probe: %d of %d requests in the request log", len(arrivals), n)
@@ -279,7 +285,25 @@ func (b *bench) jitterFigure(ctx context.Context) figure {
 				us(quantile(r.shrink, 0.5)), us(quantile(r.shrink, 0.99)), us(quantile(r.shrink, 0.999)), r.disorder, r.n-1))
 		}
 	}
-	fig.detail = "shown: precise at 1000/s. Reachable shares, " + strings.Join(shares, "; ") + ". " + strings.Join(parts, "; ") +
+	// Against a burst-1 server, paced at 95% of its limit: what is refused
+	// is the jitter, since the pacer does not slow down for 429s here.
+	var refused []string
+	for i, limit := range []float64{200, 1000} {
+		fmt.Fprintf(b.log, "bench: figure 6j: 95%% of a burst-1 limit of %g/s for 2 s, precise and timer\n", limit)
+		var s []string
+		for j, m := range modes {
+			r, err := b.jitterProbe(ctx, fmt.Sprintf("jitter-limit-%d-%d", i, j), 0.95*limit, int(2*limit), m.timerOnly,
+				"--rate-limit", strconv.FormatFloat(limit, 'f', -1, 64), "--burst", "1")
+			if err != nil {
+				fig.err = err
+				return fig
+			}
+			s = append(s, fmt.Sprintf("%s %s", m.name, percent(float64(r.refused)/float64(r.n))))
+		}
+		refused = append(refused, fmt.Sprintf("%g/s: %s", limit, strings.Join(s, ", ")))
+	}
+
+	fig.detail = "shown: precise at 1000/s. Refused when paced at 95% of a burst-1 limit of " + strings.Join(refused, "; of ") + ". Reachable shares, " + strings.Join(shares, "; ") + ". " + strings.Join(parts, "; ") +
 		". Pacing alone (no requests), " + strings.Join(pacing, ". ")
 	return fig
 }

@@ -98,16 +98,18 @@ func (b *bench) rateMatrix(ctx context.Context) []figure {
 	if len(worst) > 0 {
 		detail += "; errors: " + strings.Join(worst, "; ")
 	}
-	jitter := b.jitterFigure(ctx)
-	return []figure{
+	figs := []figure{
 		{id: "6a", name: fmt.Sprintf("rate-limit matrix (%d servers), --rate 0, --concurrency 32: cells with ≥ 95%% of the limit over the whole run", len(cells)),
 			value: float64(okRate) / n, shown: fmt.Sprintf("%d/%d", okRate, len(cells)), goal: atLeast(1, "all"), detail: detail},
 		{id: "6b", name: "the same runs: cells with ≤ 1% of PATCH requests answered 429",
 			value: float64(okThrottled) / n, shown: fmt.Sprintf("%d/%d", okThrottled, len(cells)), goal: atLeast(1, "all"), detail: detail},
 		{id: "6c", name: "the same runs: cells reaching 90% of the limit (over one second) within 3 s of the first 429",
 			value: float64(okReach) / n, shown: fmt.Sprintf("%d/%d", okReach, len(cells)), goal: atLeast(1, "all"), detail: detail},
-		jitter,
 	}
+	if sz.matrixCells == nil { // a part of the matrix is a quick look at a few cells; -only 6j runs 6j alone
+		figs = append(figs, b.jitterFigure(ctx))
+	}
+	return figs
 }
 
 func b2i(b bool) int {
