@@ -354,7 +354,11 @@ func (l *limiter) take(now time.Time, t *ticket) time.Duration {
 			l.next = at.Add(l.interval())
 			*t = ticket{at: at, gen: l.gen, ok: true, begun: true} // still counted in busy
 		}
-		if d := t.at.Sub(now); d > 0 {
+		d := t.at.Sub(now)
+		if !l.last.IsZero() {
+			d = max(d, l.last.Add(minGap(l.interval())).Sub(now))
+		}
+		if d > 0 {
 			if l.phase == phaseStart {
 				return min(d, startDouble)
 			}

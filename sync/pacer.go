@@ -30,6 +30,18 @@ import (
 // benchmark's baseline (timerOnly), the whole wait is on the runtime timer.
 // Figure 6j of the benchmark measures both side by side.
 
+// minGap is the shortest gap between two releases at a rate of one per
+// interval. The schedule puts tickets interval apart, but a release that
+// was late leaves the next one, on time, closer than that to it, and a
+// burst-1 server refuses it. So a release also waits for minGap after the
+// last one. Not the whole interval: the schedule would then slip by every
+// release's lateness and never catch up. A cut sets the rate cutShareOfLimit
+// under the measured limit, so minGap is then the limit's own spacing, and
+// a late release is caught up 3% of an interval per release.
+func minGap(interval time.Duration) time.Duration {
+	return time.Duration(cutShareOfLimit * float64(interval))
+}
+
 // preciseLead is how long before its release an attempt stops sleeping on
 // the runtime timer: above the timer's usual lateness (p90 about 1 ms on an
 // idle machine), far below the limiter's maxPace.

@@ -94,3 +94,34 @@ func TestLimiterWaitCancelWhileWaiting(t *testing.T) {
 		t.Errorf("busy = %d after every attempt ended", l.busy)
 	}
 }
+
+// A late release pushes the next one back to minGap after it, so that no
+// two releases are closer than the limit's spacing; the schedule itself
+// does not move, so the next ones catch up.
+func TestLimiterLateReleaseKeepsGap(t *testing.T) {
+	clock := &fakeClock{t: time.Unix(1_000_000, 0)}
+	l := newLimiter(50, clock.now) // tickets 20 ms apart
+	var a, b, c ticket
+	if d := l.take(clock.now(), &a); d != 0 {
+		t.Fatalf("first attempt waits %v", d)
+	}
+	if d := l.take(clock.now(), &b); d != 20*time.Millisecond {
+		t.Fatalf("second attempt waits %v, want 20ms", d)
+	}
+	if d := l.take(clock.now(), &c); d != 40*time.Millisecond {
+		t.Fatalf("third attempt waits %v, want 40ms", d)
+	}
+	clock.advance(25 * time.Millisecond) // the second is let go 5 ms late
+	if d := l.take(clock.now(), &b); d != 0 {
+		t.Fatalf("second attempt, late, waits %v more", d)
+	}
+	clock.advance(15 * time.Millisecond) // the third's planned time
+	want := minGap(20*time.Millisecond) - 15*time.Millisecond
+	if d := l.take(clock.now(), &c); d != want {
+		t.Fatalf("third attempt, on time 15 ms after a late one, waits %v, want %v", d, want)
+	}
+	clock.advance(want)
+	if d := l.take(clock.now(), &c); d != 0 {
+		t.Fatalf("third attempt, minGap after the second, waits %v more", d)
+	}
+}

@@ -43,6 +43,7 @@ type jitterResult struct {
 	shrink   []time.Duration // planned gap − arrival gap of consecutive arrivals, sorted; > 0: arrived closer than planned
 	disorder int             // consecutive arrivals in the other order than their releases
 	refused  int             // answered 429 (against a server with a limit)
+	okRate   float64         // accepted requests per second, first to last accepted arrival
 }
 
 // quantile of a sorted slice.
@@ -148,6 +149,8 @@ func (b *bench) jitterProbe(ctx context.Context, name string, rate float64, n in
 		index[phone(i)] = i
 	}
 	var arrivals []int // request indexes in order of arrival
+	var accepted int
+	var firstOK, lastOK time.Time
 	arrived := make([]time.Time, n)
 	for _, e := range entries {
 		if e.Method != http.MethodPatch {
@@ -165,7 +168,15 @@ func (b *bench) jitterProbe(ctx context.Context, name string, rate float64, n in
 		arrivals = append(arrivals, i)
 		if e.Status == http.StatusTooManyRequests {
 			res.refused++
+			continue
 		}
+		if accepted++; accepted == 1 {
+			firstOK = e.Time
+		}
+		lastOK = e.Time
+	}
+	if span := lastOK.Sub(firstOK).Seconds(); accepted > 1 && span > 0 {
+		res.okRate = float64(accepted-1) / span
 	}
 	if len(arrivals) != n {
 		return res, fmt.Errorf("jitter probe: %d of %d requests in the request log", len(arrivals), n)
@@ -298,7 +309,7 @@ func (b *bench) jitterFigure(ctx context.Context) figure {
 				fig.err = err
 				return fig
 			}
-			s = append(s, fmt.Sprintf("%s %s", m.name, percent(float64(r.refused)/float64(r.n))))
+			s = append(s, fmt.Sprintf("%s %s (accepted %s of the limit)", m.name, percent(float64(r.refused)/float64(r.n)), percent(r.okRate/limit)))
 		}
 		refused = append(refused, fmt.Sprintf("%g/s: %s", limit, strings.Join(s, ", ")))
 	}
