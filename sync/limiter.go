@@ -326,6 +326,7 @@ func (l *limiter) wait(ctx context.Context, t *ticket) (time.Time, error) {
 // ticket is a waiting attempt's place in the pacer's schedule.
 type ticket struct {
 	at    time.Time
+	due   time.Time // at, or later: minGap after the last release (pacer.go)
 	gen   uint64
 	ok    bool
 	begun bool // counted in busy
@@ -354,11 +355,11 @@ func (l *limiter) take(now time.Time, t *ticket) time.Duration {
 			l.next = at.Add(l.interval())
 			*t = ticket{at: at, gen: l.gen, ok: true, begun: true} // still counted in busy
 		}
-		d := t.at.Sub(now)
+		t.due = t.at
 		if !l.last.IsZero() {
-			d = max(d, l.last.Add(minGap(l.interval())).Sub(now))
+			t.due = maxTime(t.due, l.last.Add(minGap(l.interval())))
 		}
-		if d > 0 {
+		if d := t.due.Sub(now); d > 0 {
 			if l.phase == phaseStart {
 				return min(d, startDouble)
 			}

@@ -85,12 +85,13 @@ func NewFixedPacer(rate float64, timerOnly bool) *FixedPacer {
 	return &FixedPacer{l: l}
 }
 
-// Wait blocks until the next attempt may go, and returns the time the
-// schedule planned it for and the time it was let go.
-func (p *FixedPacer) Wait(ctx context.Context) (planned, released time.Time, err error) {
+// Wait blocks until the next attempt may go, and returns the time it was
+// due (its place in the schedule, or minGap after the last release if that
+// was later) and the time it was let go.
+func (p *FixedPacer) Wait(ctx context.Context) (due, released time.Time, err error) {
 	var t ticket
 	released, err = p.l.wait(ctx, &t)
-	return t.at, released, err
+	return t.due, released, err
 }
 
 // Done ends the attempt let go at released, as accepted.

@@ -23,7 +23,8 @@ import (
 // between, and these differ from request to request. The jitter probe
 // measures that with the pacing bulksync uses: 32 workers wait their turn
 // on the limiter at a fixed rate (sync.FixedPacer, as apply with --rate),
-// each notes when it was let go and when it was planned to be, and the
+// each notes when it was let go and when it was due (its place in the
+// schedule, or later if the last release was late: sync/pacer.go), and the
 // fake's request log says when each request arrived. What matters to a
 // burst-1 bucket is how much shorter the gap between two consecutive
 // arrivals is than the pacer planned: a late release, then the request's
