@@ -27,10 +27,11 @@ import (
 // schedule, or later if the last release was late: sync/pacer.go), and the
 // fake's request log says when each request arrived. What matters to a
 // burst-1 bucket is how much shorter the gap between two consecutive
-// arrivals is than the pacer planned: a late release, then the request's
-// way to the server, both shorten the gap to the next arrival. Each rate runs twice,
-// with the limiter's precise sleep (sync/pacer.go) and with the runtime
-// timer alone, as the limiter paced before it; the pacing alone, without
+// arrivals is than between the times they were due: a late release, then
+// the request's way to the server, both shorten the gap to the next
+// arrival. Each rate runs twice, with the limiter's precise sleep
+// (sync/pacer.go) and with the runtime timer alone, as the limiter paced
+// before it (both keep the minimum gap); the pacing alone, without
 // requests, is measured the same way at 50, 200 and 1000 releases/s, with
 // the CPU it costs; and so is the share refused by a burst-1 server when
 // paced at 95% of its limit.
@@ -39,9 +40,9 @@ import (
 type jitterResult struct {
 	rate     float64
 	n        int
-	late     []time.Duration // release − planned time, sorted
+	late     []time.Duration // release − due time, sorted
 	delay    []time.Duration // arrival − release, sorted
-	shrink   []time.Duration // planned gap − arrival gap of consecutive arrivals, sorted; > 0: arrived closer than planned
+	shrink   []time.Duration // due gap − arrival gap of consecutive arrivals, sorted; > 0: arrived closer than due
 	disorder int             // consecutive arrivals in the other order than their releases
 	refused  int             // answered 429 (against a server with a limit)
 	okRate   float64         // accepted requests per second, first to last accepted arrival
@@ -99,7 +100,7 @@ func (b *bench) jitterProbe(ctx context.Context, name string, rate float64, n in
 	}
 	wg.Wait()
 
-	planned := make([]time.Time, n)
+	due := make([]time.Time, n)
 	released := make([]time.Time, n)
 	jobs := make(chan int, n)
 	for i := range n {
@@ -116,7 +117,7 @@ func (b *bench) jitterProbe(ctx context.Context, name string, rate float64, n in
 				if err == nil {
 					req.Header.Set("Authorization", auth)
 					req.Header.Set("Content-Type", "application/json")
-					planned[i], released[i], err = pacer.Wait(ctx)
+					due[i], released[i], err = pacer.Wait(ctx)
 				}
 				if err == nil {
 					var resp *http.Response
@@ -183,7 +184,7 @@ func (b *bench) jitterProbe(ctx context.Context, name string, rate float64, n in
 		return res, fmt.Errorf("jitter probe: %d of %d requests in the request log", len(arrivals), n)
 	}
 	for i := range n {
-		res.late = append(res.late, released[i].Sub(planned[i]))
+		res.late = append(res.late, released[i].Sub(due[i]))
 		res.delay = append(res.delay, arrived[i].Sub(released[i]))
 	}
 	for k := 1; k < len(arrivals); k++ {
@@ -191,7 +192,7 @@ func (b *bench) jitterProbe(ctx context.Context, name string, rate float64, n in
 		if c < a {
 			res.disorder++
 		}
-		res.shrink = append(res.shrink, planned[c].Sub(planned[a])-arrived[c].Sub(arrived[a]))
+		res.shrink = append(res.shrink, due[c].Sub(due[a])-arrived[c].Sub(arrived[a]))
 	}
 	for _, s := range [][]time.Duration{res.late, res.delay, res.shrink} {
 		slices.Sort(s)
@@ -208,7 +209,7 @@ func cmpOr(a, b error) error {
 
 // pacingResult is the pacer alone, without requests.
 type pacingResult struct {
-	late []time.Duration // release − planned time, sorted
+	late []time.Duration // release − due time, sorted
 	cpu  time.Duration   // the bench process's CPU time per release
 }
 
@@ -228,11 +229,11 @@ func pacingProbe(ctx context.Context, rate float64, n int, timerOnly bool) (paci
 	for range 32 {
 		wg.Go(func() {
 			for i := range jobs {
-				planned, released, err := pacer.Wait(ctx)
+				due, released, err := pacer.Wait(ctx)
 				if err != nil {
 					return
 				}
-				late[i] = released.Sub(planned)
+				late[i] = released.Sub(due)
 				pacer.Done(released)
 			}
 		})
@@ -292,7 +293,7 @@ func (b *bench) jitterFigure(ctx context.Context) figure {
 				fig.shown = strings.Join(s, " / ") // the last: at 1000/s
 			}
 			shares = append(shares, fmt.Sprintf("%s at %g/s: %s", m.name, rate, strings.Join(s, " / ")))
-			parts = append(parts, fmt.Sprintf("%s at %g/s: release late p50 %s p99 %s; release to arrival p50 %s p99 %s; arrival gap shorter than planned by p50 %s p99 %s p99.9 %s; %d of %d arrivals out of release order",
+			parts = append(parts, fmt.Sprintf("%s at %g/s: release late p50 %s p99 %s; release to arrival p50 %s p99 %s; arrival gap shorter than due by p50 %s p99 %s p99.9 %s; %d of %d arrivals out of release order",
 				m.name, rate, us(quantile(r.late, 0.5)), us(quantile(r.late, 0.99)), us(quantile(r.delay, 0.5)), us(quantile(r.delay, 0.99)),
 				us(quantile(r.shrink, 0.5)), us(quantile(r.shrink, 0.99)), us(quantile(r.shrink, 0.999)), r.disorder, r.n-1))
 		}
