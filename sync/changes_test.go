@@ -1,6 +1,8 @@
 package sync
 
 import (
+	"errors"
+	"fmt"
 	"io"
 	"slices"
 	"strings"
@@ -117,6 +119,55 @@ func TestCellEnds(t *testing.T) {
 	} {
 		if got := cellEnds(tc.cell, tc.key); got != tc.want {
 			t.Errorf("cellEnds(%q, %d) = %v, want %v", tc.cell, tc.key, got, tc.want)
+		}
+	}
+}
+
+// A pass that stops early (an interrupt, a failed write) returns the error
+// that stopped it, after handing on exactly the records before it, in
+// order; the goroutines reading ahead have ended by then, so the input can
+// be rewound and read whole again.
+func TestPassStopsEarly(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("phone_number,first_name\n")
+	const rows = 5*batchRecords + 17 // several batches, the last one short
+	for i := range rows {
+		fmt.Fprintf(&b, "+1212%07d,Name%d\n", 2000000+i, i)
+	}
+	export := b.String()
+	want := normalizeAll(t, export)
+
+	e := &exportChanges{input: strings.NewReader(export), normalize: NormalizeOptions{Region: "US"}}
+	if err := e.open(&Summary{}); err != nil {
+		t.Fatal(err)
+	}
+	defer e.close()
+	errStop := errors.New("stop")
+	const stopAt = batchRecords + 44
+	seen := 0
+	_, err := e.firstPass(liveState{cards: NewCards()}, func() error {
+		seen++
+		if seen == stopAt {
+			return errStop
+		}
+		return nil
+	})
+	if !errors.Is(err, errStop) || seen != stopAt {
+		t.Fatalf("first pass: %v after %d records, want %v after %d", err, seen, errStop, stopAt)
+	}
+	var got []Desired
+	if err := e.changes(func(c Change) error {
+		got = append(got, c.Desired)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != rows {
+		t.Fatalf("the pass after the stopped one handed on %d records, want %d", len(got), rows)
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			t.Fatalf("record %d: %+v, want %+v", i, got[i], want[i])
 		}
 	}
 }
