@@ -552,6 +552,9 @@ func (l *limiter) throttled(now, sent time.Time) {
 			// when the window began, so it is trusted only to within
 			// the margin a measured limit gets.
 			l.wmax = crossedShare * cur
+			if l.hi == 0 || cur < l.hi {
+				l.hi = cur // what just failed bounds the limit from above
+			}
 			next = max(cutShareOfLimit*accepted, backoffFactor*cur)
 			if l.phase == phaseSearch {
 				next = max(accepted, cur/2) // the previous step had no 429
