@@ -69,17 +69,20 @@ func (b *bench) apply(ctx context.Context, r applyRun) (applyResult, error) {
 }
 
 // applyThroughput is figure 1: apply against a server that takes a fixed
-// time per request, as a share of what C workers could do at best.
+// time per request, as a share of what the minimal net/http loop of figure
+// 3 does with the same requests, workers and latency. The loop, not C
+// workers that never pause, is the bar: the fake and the machine keep any
+// client some way under C/latency, and that share is shown beside.
 func (b *bench) applyThroughput(ctx context.Context) []figure {
 	var figs []figure
 	lat := b.sz.latency
 	for i, c := range b.sz.concurrencies {
 		fig := figure{
 			id:   "1" + string(rune('a'+i)),
-			name: fmt.Sprintf("apply, %v latency, --concurrency %d: share of ideal C/latency", lat, c),
+			name: fmt.Sprintf("apply, %v latency, --concurrency %d: rows/s ÷ the minimal net/http loop's", lat, c),
 		}
-		if c == 32 {
-			fig.goal = atLeast(0.97, "≥ 97%")
+		if c >= 32 {
+			fig.goal = atLeast(0.98, "≥ 98%")
 		}
 		rows := int(b.sz.applySeconds * float64(c) / lat.Seconds())
 		fmt.Fprintf(b.log, "bench: figure %s: apply %d rows at --concurrency %d, %v latency\n", fig.id, rows, c, lat)
@@ -92,6 +95,13 @@ func (b *bench) applyThroughput(ctx context.Context) []figure {
 		if err == nil && res.stats.OK != rows {
 			err = fmt.Errorf("%d of %d PATCH requests answered 200 (%d sent)", res.stats.OK, rows, res.stats.Requests)
 		}
+		var raw rawResult
+		if err == nil {
+			fmt.Fprintf(b.log, "bench: figure %s: raw loop, %d rows, %d workers, %v latency\n", fig.id, rows, c, lat)
+			if raw, err = b.rawRun(ctx, "fig"+fig.id+"-raw", rows, c, lat); err != nil {
+				err = fmt.Errorf("the minimal loop: %w", err)
+			}
+		}
 		if err != nil {
 			fig.err = err
 			figs = append(figs, fig)
@@ -100,18 +110,10 @@ func (b *bench) applyThroughput(ctx context.Context) []figure {
 		window := res.stats.applyWindow(lat)
 		got := float64(rows) / window.Seconds()
 		ideal := float64(c) / lat.Seconds()
-		fig.value, fig.shown = got/ideal, percent(got/ideal)
-		fig.detail = fmt.Sprintf("%d rows in %.2f s = %.0f rows/s, ideal %.0f/s; whole process %.2f s",
-			rows, window.Seconds(), got, ideal, res.apply.wall.Seconds())
-		// The same requests from the minimal loop of figure 3 tell the
-		// fake's own overhead from bulksync's.
-		fmt.Fprintf(b.log, "bench: figure %s: raw loop, %d rows, %d workers, %v latency\n", fig.id, rows, c, lat)
-		if raw, err := b.rawRun(ctx, "fig"+fig.id+"-raw", rows, c, lat); err != nil {
-			fig.detail += "; raw loop failed: " + err.Error()
-		} else {
-			fig.detail += fmt.Sprintf("; minimal net/http loop %s of ideal (its mean round trip %.1f ms)",
-				percent(raw.rate/ideal), raw.roundTrip.Seconds()*1000)
-		}
+		fig.value, fig.shown = got/raw.rate, percent(got/raw.rate)
+		fig.detail = fmt.Sprintf("%d rows in %.2f s = %.0f rows/s, %s of the ideal %.0f/s; minimal net/http loop %.0f rows/s, %s of the ideal (its mean round trip %.1f ms); whole process %.2f s",
+			rows, window.Seconds(), got, percent(got/ideal), ideal, raw.rate, percent(raw.rate/ideal),
+			raw.roundTrip.Seconds()*1000, res.apply.wall.Seconds())
 		figs = append(figs, fig)
 	}
 	return figs

@@ -57,8 +57,8 @@ func methods(sz sizes) []string {
 	return []string{
 		fmt.Sprintf("**1** Fake with `--latency %v`, seeded with N cards whose first_name is Old; `bulksync apply --concurrency C` over an export of the same N numbers with first_name New, so each row is one PATCH that changes a card; N = %g s × C / latency. "+
 			"Throughput = N ÷ (last PATCH's arrival − first PATCH's arrival + latency), from the fake's request log, so process start, the snapshot GET and planning are left out; "+
-			"C clients that never pause would score exactly C/latency, the ideal the figure divides by. "+
-			"Beside it, the minimal net/http loop of figure 3 sending the same requests at the same latency and concurrency, measured the same way, shows how near the ideal the fake and the machine let any client come.", sz.latency, sz.applySeconds),
+			"Baseline: the minimal net/http loop of figure 3 sending the same requests at the same latency and concurrency, right after, measured the same way; the figure is bulksync's throughput ÷ the loop's. "+
+			"C clients that never pause would score exactly C/latency; the share of that ideal each side reached is shown beside, as how near it the fake and the machine let any client come.", sz.latency, sz.applySeconds),
 		fmt.Sprintf("**2** Fake with `--latency %v --rate-limit %g --burst %d` (a token bucket holding %d requests), %d rows as in 1; bulksync apply with `--concurrency %d` and the default `--rate 0`, so its limiter learns the limit from 429s. "+
 			"From the request log: PATCHes answered 200, minus one, ÷ the time between the first and the last of them, ÷ %g; and 429 answers ÷ all PATCHes. "+
 			"The last two thirds of the run (from a third of the way between first and last success) are shown beside, once the limiter has settled.",
