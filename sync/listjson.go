@@ -2,9 +2,11 @@ package sync
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/bits"
 	"slices"
 	"unicode/utf8"
 )
@@ -162,6 +164,18 @@ func (lr *listReader) string() error {
 	if err := lr.expect('"'); err != nil {
 		return err
 	}
+	return lr.stringBody()
+}
+
+// stringBody is string after the opening quote.
+func (lr *listReader) stringBody() error {
+	// Nearly every string of a list is plain and ends in the buffer: one
+	// scan finds its end and checks it. Any other is read below.
+	if n := plainPrefix(lr.buf[lr.pos:]); lr.pos+n < len(lr.buf) && lr.buf[lr.pos+n] == '"' {
+		lr.str = lr.buf[lr.pos : lr.pos+n]
+		lr.pos += n + 1
+		return nil
+	}
 	// buf[open] is the opening quote, kept with the string for
 	// json.Unmarshal.
 	open, from := lr.pos-1, lr.pos
@@ -237,15 +251,17 @@ func (lr *listReader) bytesInto(dst *[]byte, field string) error {
 
 // nullableString reads a string into lr.str, or null: ok says which.
 func (lr *listReader) nullableString(field string) (ok bool, err error) {
-	if null, err := lr.null(); null || err != nil {
+	c, err := lr.peek()
+	switch {
+	case err != nil:
 		return false, err
-	}
-	if c, err := lr.peek(); err != nil {
-		return false, err
-	} else if c != '"' {
+	case c == 'n':
+		return false, lr.literal("null")
+	case c != '"':
 		return false, lr.errorf("%s: want a string", field)
 	}
-	if err := lr.string(); err != nil {
+	lr.pos++
+	if err := lr.stringBody(); err != nil {
 		return false, err
 	}
 	return true, nil
@@ -462,4 +478,35 @@ func readTopList(r io.Reader, name string, start func(), item func(lr *listReade
 		return lr.array(func() error { return item(lr) })
 	})
 	return found, err
+}
+
+// plainPrefix returns how many bytes b starts with that a JSON string holds
+// as they are: none is a quote, a backslash, a control character or
+// outside ASCII. It reads eight bytes at a time.
+func plainPrefix(b []byte) int {
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		if m := notPlain(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+	}
+	for ; i < len(b); i++ {
+		if c := b[i]; c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' {
+			return i
+		}
+	}
+	return i
+}
+
+// notPlain sets the high bit of the bytes of x (eight bytes, the first
+// lowest) that plainPrefix stops at. A byte above one it stops at may be
+// marked too (a borrow), but the lowest marked byte is always one: each
+// test marks only such bytes and the bytes above them.
+func notPlain(x uint64) uint64 {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	quote, backslash := x^(ones*'"'), x^(ones*'\\')
+	control := (x - ones*0x20) &^ x       // bytes below 0x20
+	q := (quote - ones) &^ quote          // bytes equal to '"'
+	bs := (backslash - ones) &^ backslash // bytes equal to '\\'
+	return (control | q | bs | x) & highs // x: bytes from 0x80
 }

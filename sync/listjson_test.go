@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -272,5 +273,74 @@ func FuzzListsReadAsEncodingJSON(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body string) {
 		checkListsAsReference(t, body)
+	})
+}
+
+// plainPrefix, which reads eight bytes at a time, stops where a byte at a
+// time would: at every byte value, in every position of a word, with plain
+// or other bytes after it (a borrow must not hide the first stop).
+func TestPlainPrefix(t *testing.T) {
+	slow := func(b []byte) int {
+		for i, c := range b {
+			if c < 0x20 || c >= 0x80 || c == '"' || c == '\\' {
+				return i
+			}
+		}
+		return len(b)
+	}
+	for _, after := range []byte{'a', 0, '"', '\\', 0xff, 0x1f, 0x20, 0x7f} {
+		for n := range 20 {
+			for at := range n + 1 {
+				for c := range 256 {
+					b := bytes.Repeat([]byte{'x'}, n)
+					if at < n {
+						b[at] = byte(c)
+						for i := at + 1; i < n; i++ {
+							b[i] = after
+						}
+					}
+					if got, want := plainPrefix(b), slow(b); got != want {
+						t.Fatalf("plainPrefix(%q) = %d, want %d", b, got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkDecodeLists reads lists of 100k cards and 100k lines shaped as
+// the fake (and the API) sends them: the lists a 100k-row plan reads
+// before its first row.
+func BenchmarkDecodeLists(b *testing.B) {
+	const n = 100_000
+	var cards, lines bytes.Buffer
+	cards.WriteString(`{"contact_cards":[`)
+	lines.WriteString(`{"phone_numbers":[`)
+	const healthy = `{"doc_url":"https://docs.linqapp.com/guides/phone-numbers/#healthy","status":"HEALTHY"}`
+	for i := range n {
+		if i > 0 {
+			cards.WriteByte(',')
+			lines.WriteByte(',')
+		}
+		fmt.Fprintf(&cards, `{"first_name":"Old","is_active":true,"last_name":"Person%d","phone_number":"+1212%d"}`, i, 2_000_000+i)
+		fmt.Fprintf(&lines, `{"health_status":%s,"id":"d3fc7763-5752-5529-8a43-%012d","phone_number":"+1212%d","reputation":%s}`, healthy, i, 2_000_000+i, healthy)
+	}
+	cards.WriteString(`]}`)
+	lines.WriteString(`]}`)
+	b.Run("cards", func(b *testing.B) {
+		b.SetBytes(int64(cards.Len()))
+		for b.Loop() {
+			if cs, err := decodeCardList(bytes.NewReader(cards.Bytes())); err != nil || cs.Len() != n {
+				b.Fatal(cs.Len(), err)
+			}
+		}
+	})
+	b.Run("lines", func(b *testing.B) {
+		b.SetBytes(int64(lines.Len()))
+		for b.Loop() {
+			if ls, err := decodeLines(bytes.NewReader(lines.Bytes())); err != nil || ls.Len() != n {
+				b.Fatal(ls.Len(), err)
+			}
+		}
 	})
 }
