@@ -127,3 +127,48 @@ func TestCardsManyChunks(t *testing.T) {
 		}
 	}
 }
+
+// Cards listed in no order, many numbers more than once: each number keeps
+// its last card, as a map would, and every lookup finds it.
+func TestCardsUnsortedRepeats(t *testing.T) {
+	var list []Card
+	want := map[string]Card{}
+	for i := range 5000 {
+		n := (i * 7919) % 1300 // out of order, each number 3 to 4 times
+		c := Card{Phone: fmt.Sprintf("+1212555%04d", n), FirstName: fmt.Sprint("v", i), Active: i%3 != 0}
+		list = append(list, c)
+		want[c.Phone] = c
+	}
+	cs := NewCards(list...)
+	if got := asMap(cs); !maps.Equal(got, want) {
+		t.Fatalf("All: %d cards, want %d", len(got), len(want))
+	}
+	for phone, c := range want {
+		if got, ok := cs.Get(phone); !ok || got != c {
+			t.Errorf("Get(%q) = %+v, %v; want %+v", phone, got, ok, c)
+		}
+	}
+	if cs.Len() != len(want) {
+		t.Errorf("Len %d, want %d", cs.Len(), len(want))
+	}
+}
+
+// BenchmarkCardsGet looks up each of 100k cards, in the export's order.
+func BenchmarkCardsGet(b *testing.B) {
+	const n = 100_000
+	list := make([]Card, n)
+	phones := make([]string, n)
+	for i := range list {
+		phones[i] = fmt.Sprintf("+1212%d", 2_000_000+i)
+		list[i] = Card{Phone: phones[i], FirstName: "Old", LastName: fmt.Sprint("Person", i), Active: true}
+	}
+	cs := NewCards(list...)
+	for b.Loop() {
+		for _, p := range phones {
+			if _, ok := cs.Get(p); !ok {
+				b.Fatal(p)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/get")
+}
