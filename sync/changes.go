@@ -332,7 +332,8 @@ func (e *exportChanges) normalizeRecord(i int, rec Record) Desired {
 		note := e.known[i]
 		key := note & knownKeyMask
 		if note>>knownKeyBits == e.countryTag(rec) && cellEnds(rec.Phone, key) {
-			d, _ := normalize(rec, e.normalize, "+"+strconv.FormatUint(key, 10))
+			var buf [24]byte
+			d, _ := normalize(rec, e.normalize, string(strconv.AppendUint(append(buf[:0], '+'), key, 10)))
 			return d
 		}
 	}

@@ -182,6 +182,10 @@ func openCSV(r *bufio.Reader, opts SourceOptions) (*csvSource, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: reading the header: %v", ErrUsage, err)
 	}
+	// gocsv copies each row's cells into a new struct, so the reader can
+	// reuse its slice of them: one allocation less per row. The header,
+	// read above, keeps its own.
+	cr.ReuseRecord = true
 	header := rows.Headers
 	lay, err := pickLayout(header, presetName, opts.Map)
 	if err != nil {

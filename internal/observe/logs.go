@@ -129,11 +129,15 @@ func (l logEvents) Reported(r sync.ReportRow) {
 	case r.Result == sync.ResultSkipped:
 		level, msg = slog.LevelInfo, "row not synced"
 	default:
-		level, msg = slog.LevelDebug, "row "+string(r.Result)
+		level = slog.LevelDebug
 	}
 	ctx := context.Background()
 	if !l.log.Enabled(ctx, level) {
 		return
+	}
+	if msg == "" {
+		// Made only when logged: most rows are not, at the default level.
+		msg = "row " + string(r.Result)
 	}
 	attrs := []slog.Attr{
 		slog.Int("line", r.Line),
