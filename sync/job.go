@@ -254,9 +254,16 @@ func (j *Job) Run(hard, stop context.Context) (runErr error) {
 	if j.PlanFile != "" {
 		j.summary.Input = "plan:" + j.PlanFile
 	}
+	// The live cards and the account's lines are read from here on, while
+	// the run is recorded and the input's header read again: against a
+	// big account they are most of a plan's fixed cost. Not before: every
+	// failure up to here is a usage error, whose exit 2 promises that
+	// nothing was sent.
+	reads := startLiveReads(hard, stop, j.client.ClientInterface, j.Apply, j.SnapshotTimeout, j.Events)
+	defer reads.abandon()
 	if err := state.BeginRun(hard, RunInfo{Command: j.command(), Input: j.summary.Input, Report: j.summary.Report}); err != nil {
 		out.remove()
-		return err
+		return afterSending(j.sent.used(), err)
 	}
 	defer func() {
 		j.summary.End(runErr)
@@ -271,7 +278,7 @@ func (j *Job) Run(hard, stop context.Context) (runErr error) {
 		maxChanges: j.MaxChanges, dryRun: j.DryRun, requests: j.Apply, plan: j.Plan,
 		stop: stop, snapshotTimeout: j.SnapshotTimeout, client: j.client,
 		report: out.reportWriter, summary: j.summary, state: state, shard: j.RunShard(),
-		events: j.Events, log: j.Log, reportAbsent: j.ReportAbsent,
+		events: j.Events, log: j.Log, reportAbsent: j.ReportAbsent, reads: reads,
 	}
 	if out.planOut != nil {
 		r.planOut = NewPlanWriter(out.planOut.f, j.account, j.Input)

@@ -97,6 +97,61 @@ func TestValidateTouchesNothing(t *testing.T) {
 	}
 }
 
+// The live cards are read from the moment the run has its state and its
+// outputs, while it is recorded; a run that fails before, on its outputs
+// (exit 2) or on another run's lock (exit 3), sends nothing.
+func TestNoReadBeforeOutputs(t *testing.T) {
+	fake, url := startFake(t, linqfake.Options{})
+	dir := t.TempDir()
+	in := filepath.Join(dir, "export.csv")
+	if err := os.WriteFile(in, []byte("phone_number,first_name\n+12125550101,Ada\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	job := func(state, planOut string) *Job {
+		return &Job{Input: in, Report: filepath.Join(dir, "r.csv"), StateFile: state, PlanOut: planOut, DryRun: true,
+			Getenv:  func(k string) string { return map[string]string{"LINQ_API_V3_API_KEY": testToken}[k] },
+			BaseURL: url, Normalize: NormalizeOptions{Region: "US"}, Apply: fastApply, SnapshotTimeout: 1e9}
+	}
+	held, err := OpenState(filepath.Join(dir, "held.db"), "acct", "plan")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	for _, tc := range []struct {
+		name string
+		job  *Job
+		exit int
+	}{
+		{"--out cannot be created", job(filepath.Join(dir, "st.db"), filepath.Join(dir, "no-such-dir", "plan.jsonl")), ExitUsage},
+		{"state held by another run", job(filepath.Join(dir, "held.db"), ""), ExitAborted},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			defer tc.job.Close()
+			err := tc.job.Run(context.Background(), context.Background())
+			if ExitCode(err) != tc.exit {
+				t.Fatalf("Run: %v (exit %d), want exit %d", err, ExitCode(err), tc.exit)
+			}
+			if n := len(fake.Requests()); n != 0 {
+				t.Errorf("%d requests sent", n)
+			}
+		})
+	}
+	// A run that gets that far reads the cards and the lines, once each.
+	j := job(filepath.Join(dir, "st.db"), "")
+	defer j.Close()
+	if err := j.Run(context.Background(), context.Background()); err != nil && !errors.Is(err, ErrIncomplete) {
+		t.Fatal(err)
+	}
+	var gets []string
+	for _, r := range fake.Requests() {
+		gets = append(gets, r.Method+" "+r.Path)
+	}
+	slices.Sort(gets)
+	if want := []string{"GET /v3/contact_card", "GET /v3/phone_numbers"}; !slices.Equal(gets, want) {
+		t.Errorf("requests %q, want %q", gets, want)
+	}
+}
+
 // A saved plan of one shard is applied with that shard's state, the one it
 // was planned with (as --shard picks it for plan and apply), so the shards'
 // plans apply at once without contending and undo --shard finds the run.

@@ -44,6 +44,11 @@ type runner struct {
 	reportAbsent bool // a report row for each live card no record names
 
 	absent *Cards // the live cards no record names; written by finish
+
+	// reads, when not nil, are the reads of the live cards and the lines,
+	// started by Job.Run before the run began (startLiveReads); run
+	// starts them itself otherwise.
+	reads *liveReads
 }
 
 // run is the life of every run, an export's or a saved plan's:
@@ -68,25 +73,27 @@ func (r *runner) run(ctx context.Context, src changeSource) error {
 	if r.events == nil {
 		r.events = noEvents{}
 	}
+	reads := r.reads
 	if err := src.open(r.summary); err != nil {
+		if reads != nil {
+			reads.abandon()
+		}
 		return err
 	}
 	defer src.close()
-
-	// The account's lines are read while the live cards are: against a big
-	// account both lists are large, each is decoded as it streams in, and
-	// on two cores the two reads take the time of the longer.
-	linesRead := r.startLines(ctx)
-	cards, err := r.snapshot(ctx)
+	if reads == nil {
+		reads = startLiveReads(ctx, r.stop, r.client.ClientInterface, r.requests, r.snapshotTimeout, r.events)
+	}
+	cards, err := reads.cards.wait()
 	if err != nil {
-		linesRead.abandon()
+		reads.lines.abandon()
 		if r.stop.Err() == nil {
 			return err
 		}
 		return r.unplanned(err, src.unplanned)
 	}
 	defer tightenGC(cards.Len())()
-	lines, err := linesRead.wait()
+	lines, err := r.linesOf(ctx, reads.lines)
 	if err != nil {
 		return err
 	}
@@ -226,25 +233,83 @@ func (r *runner) execute(ctx context.Context, changes func(each func(Change) err
 	return r.finish(a.abortErr(ctx))
 }
 
-// snapshot reads the live cards. It ends at once, with the reason, on the
-// run's stop (first interrupt, --max-duration) as well as on ctx, and after
-// --snapshot-timeout: nothing is written while it runs, so there is nothing
-// to let finish.
-func (r *runner) snapshot(ctx context.Context) (*Cards, error) {
-	sctx, cancel := r.readContext(ctx)
-	defer cancel()
-	return FetchSnapshot(sctx, r.client.ClientInterface, r.requests.withDefaults(), r.events)
+// liveReads are the reads before planning: the live cards (a stop here
+// reports every record as not attempted) and the account's phone numbers
+// (an aid: the run goes on without them). Each is under way in a goroutine
+// of its own: against a big account both lists are large, each is decoded
+// as it streams in, and on two cores the two reads take the time of the
+// longer.
+type liveReads struct {
+	cards *read[*Cards]
+	lines *read[*Lines]
+}
+
+// startLiveReads starts both reads. Each ends at once, with the reason, on
+// stop (first interrupt, --max-duration) as well as on ctx, and after
+// timeout (--snapshot-timeout; 0 = no limit): nothing is written while they
+// run, so there is nothing to let finish. Their attempts are told to events.
+func startLiveReads(ctx, stop context.Context, client linq.ClientInterface, opts ApplyOptions, timeout time.Duration, events Events) *liveReads {
+	if events == nil {
+		events = noEvents{}
+	}
+	opts = opts.withDefaults()
+	return &liveReads{
+		lines: startRead(ctx, stop, timeout, func(ctx context.Context) (*Lines, error) {
+			return FetchLines(ctx, client, opts, events)
+		}),
+		cards: startRead(ctx, stop, timeout, func(ctx context.Context) (*Cards, error) {
+			return FetchSnapshot(ctx, client, opts, events)
+		}),
+	}
+}
+
+// abandon stops both reads and waits for them to end; their results are
+// not used, and nothing of them is logged or counted.
+func (lr *liveReads) abandon() {
+	lr.cards.abandon()
+	lr.lines.abandon()
+}
+
+// read is one read before planning, under way in a goroutine of its own.
+type read[T any] struct {
+	cancel func()
+	done   chan struct{}
+	v      T
+	err    error
+}
+
+func startRead[T any](ctx, stop context.Context, timeout time.Duration, fetch func(context.Context) (T, error)) *read[T] {
+	rctx, cancel := readContext(ctx, stop, timeout)
+	rd := &read[T]{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(rd.done)
+		rd.v, rd.err = fetch(rctx)
+	}()
+	return rd
+}
+
+// wait waits for the read to end and returns its result.
+func (rd *read[T]) wait() (T, error) {
+	<-rd.done
+	rd.cancel()
+	return rd.v, rd.err
+}
+
+// abandon stops the read and waits for it to end.
+func (rd *read[T]) abandon() {
+	rd.cancel()
+	<-rd.done
 }
 
 // readContext bounds one of the reads before planning (the live cards, the
-// account's lines): it ends on ctx, on the run's stop, and after
-// --snapshot-timeout, with the reason as its cause.
-func (r *runner) readContext(ctx context.Context) (context.Context, func()) {
+// account's lines): it ends on ctx, on stop, and after timeout (0 = no
+// limit), with the reason as its cause.
+func readContext(ctx, stop context.Context, timeout time.Duration) (context.Context, func()) {
 	sctx, cancel := context.WithCancelCause(ctx)
-	stopAfter := context.AfterFunc(r.stop, func() { cancel(context.Cause(r.stop)) })
+	stopAfter := context.AfterFunc(stop, func() { cancel(context.Cause(stop)) })
 	cancelT := func() {}
-	if d := r.snapshotTimeout; d > 0 {
-		sctx, cancelT = context.WithTimeoutCause(sctx, d, fmt.Errorf("--snapshot-timeout %v reached", d))
+	if timeout > 0 {
+		sctx, cancelT = context.WithTimeoutCause(sctx, timeout, fmt.Errorf("--snapshot-timeout %v reached", timeout))
 	}
 	return sctx, func() {
 		cancelT()
@@ -347,44 +412,12 @@ func (r *runner) writeAt(order *reorder, seq int, c *Change, o Outcome) error {
 	return nil
 }
 
-// linesRead is the reading of the account's phone numbers, under way in a
-// goroutine of its own (startLines).
-type linesRead struct {
-	r      *runner
-	ctx    context.Context
-	cancel func()
-	done   chan struct{}
-	lines  *Lines
-	err    error
-}
-
-// startLines starts reading the account's phone numbers for the plan's
-// not_owned check, bounded as the snapshot is (readContext).
-func (r *runner) startLines(ctx context.Context) *linesRead {
-	lctx, cancel := r.readContext(ctx)
-	lr := &linesRead{r: r, ctx: ctx, cancel: cancel, done: make(chan struct{})}
-	go func() {
-		defer close(lr.done)
-		lr.lines, lr.err = FetchLines(lctx, r.client.ClientInterface, r.requests.withDefaults(), r.events)
-	}()
-	return lr
-}
-
-// abandon stops the reading and waits for it to end; its result is not
-// used, and nothing of it is logged or counted.
-func (lr *linesRead) abandon() {
-	lr.cancel()
-	<-lr.done
-}
-
-// wait waits for the lines. The list is an aid, not a gate: when it cannot
+// linesOf waits for the lines. The list is an aid, not a gate: when it cannot
 // be read the run goes on without the check, and says so once at warn.
 // Lines that are not healthy are counted in the summary and listed at
 // info. Only an interrupt while reading is an error.
-func (lr *linesRead) wait() (*Lines, error) {
-	<-lr.done
-	lr.cancel()
-	r, ctx, lines, err := lr.r, lr.ctx, lr.lines, lr.err
+func (r *runner) linesOf(ctx context.Context, rd *read[*Lines]) (*Lines, error) {
+	lines, err := rd.wait()
 	log := r.log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
