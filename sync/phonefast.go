@@ -98,7 +98,7 @@ func fastPhone(number, region string) (e164 string, valid, ok bool) {
 			if !ok {
 				return "", false, false
 			}
-			fits := home.general.pattern.MatchString
+			fits := home.general.fits
 			if home.lengthResult(len(digits)) == phonenumbers.TOO_LONG || !fits(digits) && fits(rest) {
 				national, rules = rest, rulesForCallingCode(cc)
 			}
@@ -186,6 +186,7 @@ type phoneRules struct {
 type numberDesc struct {
 	lengths []int32        // empty when any length will do
 	pattern *regexp.Regexp // anchored at both ends
+	digits  *digitDFA      // the pattern as a table, for digits; nil when it has none
 }
 
 // matches retraces isNumberMatchingDesc.
@@ -193,7 +194,17 @@ func (d numberDesc) matches(nsn string) bool {
 	if len(d.lengths) > 0 && !slices.Contains(d.lengths, int32(len(nsn))) {
 		return false
 	}
-	return d.pattern.MatchString(nsn)
+	return d.fits(nsn)
+}
+
+// fits reports whether s matches the pattern.
+func (d numberDesc) fits(s string) bool {
+	if d.digits != nil {
+		if matched, ok := d.digits.match(s); ok {
+			return matched
+		}
+	}
+	return d.pattern.MatchString(s)
 }
 
 // matchesType reports whether getNumberTypeHelper finds a type for nsn.
@@ -247,7 +258,7 @@ func (r *phoneRules) stripNationalPrefix(number string) (_ string, ok bool) {
 	// A number that fits the general pattern keeps a prefix without
 	// which it would not.
 	rest := number[m[1]:]
-	if r.general.pattern.MatchString(number) && !r.general.pattern.MatchString(rest) {
+	if r.general.fits(number) && !r.general.fits(rest) {
 		return number, true
 	}
 	return rest, true
@@ -297,7 +308,8 @@ func compilePhoneRules(region string) *phoneRules {
 		return nil
 	}
 	desc := func(d *phonenumbers.PhoneNumberDesc) numberDesc {
-		return numberDesc{d.GetPossibleLength(), regexp.MustCompile("^(?:" + d.GetNationalNumberPattern() + ")$")}
+		pattern := "^(?:" + d.GetNationalNumberPattern() + ")$"
+		return numberDesc{d.GetPossibleLength(), regexp.MustCompile(pattern), newDigitDFA(pattern)}
 	}
 	general := meta.GetGeneralDesc()
 	r := &phoneRules{
