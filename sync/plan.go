@@ -63,7 +63,8 @@ func (c *Change) IsWrite() bool {
 // nothing may be written before they are known, so planning takes two
 // passes over the input: Observe on every record, then Decide on every
 // record. Only a small note per record with a valid number is kept between
-// the passes, so memory does not grow with the size of the records.
+// the passes, so memory does not grow with the size of the records. A
+// Planner is used from one goroutine at a time.
 type Planner struct {
 	opts  PlanOptions
 	cards *Cards
@@ -82,6 +83,11 @@ type Planner struct {
 	twice   map[uint64]seen  // numbers seen more than once: their first and last records
 	dups    map[uint64][]int // the lines of those numbers, ascending
 	changes int              // writes once duplicates are resolved
+
+	// lives holds the live cards the changes point to (Change.Live), a
+	// block at a time: a Card on the heap of its own was an allocation per
+	// record in each pass.
+	lives []Card
 }
 
 // phoneNote is what the first pass keeps of a record with a valid number.
@@ -198,7 +204,7 @@ func (p *Planner) Decide(d Desired) Change {
 			if winner, ok := p.duplicateWinner(key); !ok || winner != d.Line {
 				c := Change{Desired: d, Action: ActionDuplicate, Detail: duplicateDetail(d.Line, lines, p.opts.OnDuplicate)}
 				if live, ok := p.cards.Get(d.Phone); ok {
-					c.Live = &live
+					c.Live = p.live(live)
 				}
 				return c
 			}
@@ -244,7 +250,7 @@ func (p *Planner) decideAlone(d Desired) Change {
 	if !p.lines.Has(d.Phone) {
 		c := Change{Desired: d, Action: ActionNotOwned, Detail: notOwnedDetail}
 		if exists {
-			c.Live = &live
+			c.Live = p.live(live)
 		}
 		return c
 	}
@@ -257,7 +263,7 @@ func (p *Planner) decideAlone(d Desired) Change {
 		}
 		return Change{Desired: d, Action: ActionCreate, Fields: diffFields(d, Card{}, nil, EmptyKeep, false).changes}
 	}
-	c := Change{Desired: d, Live: &live}
+	c := Change{Desired: d, Live: p.live(live)}
 	if k, ok := p.known[d.Phone]; ok {
 		known := k // a variable of its own: taking k's address would move k, and so every record's lookup, to the heap
 		c.Known = &known
@@ -278,6 +284,15 @@ func (p *Planner) decideAlone(d Desired) Change {
 		c.Action = ActionUpdate
 	}
 	return c
+}
+
+// live returns a pointer to a copy of c, from a block of them.
+func (p *Planner) live(c Card) *Card {
+	if len(p.lives) == cap(p.lives) {
+		p.lives = make([]Card, 0, 256)
+	}
+	p.lives = append(p.lives, c)
+	return &p.lives[len(p.lives)-1]
 }
 
 // notOwnedDetail is the reason of a not_owned row the plan decided.

@@ -2,6 +2,7 @@ package sync
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -172,5 +173,33 @@ func TestPlannerIndexOutOfOrder(t *testing.T) {
 	}
 	if c := p.Decide(records[6]); c.Action != ActionUpdate {
 		t.Errorf("line 11: %s %q, want update", c.Action, c.Detail)
+	}
+}
+
+// Each change points to a live card of its own, whatever came after it:
+// the cards are handed out from blocks, and a block fills up and is
+// replaced as the changes pile up.
+func TestChangesKeepTheirLiveCards(t *testing.T) {
+	var cards []Card
+	for i := range 600 {
+		cards = append(cards, Card{Phone: fmt.Sprintf("+1212555%04d", i), FirstName: fmt.Sprint("Old", i), Active: true})
+	}
+	p := NewPlanner(NewCards(cards...), nil, nil, PlanOptions{Empty: EmptyKeep, OnDuplicate: DuplicateError})
+	var records []Desired
+	for i, c := range cards {
+		records = append(records, Desired{Line: i + 2, Phone: c.Phone, FirstName: "New"})
+		p.Observe(records[i])
+	}
+	var changes []Change
+	for _, d := range records {
+		changes = append(changes, p.Decide(d))
+	}
+	for i, c := range changes {
+		if c.Live == nil || *c.Live != cards[i] {
+			t.Fatalf("change %d: live card %+v, want %+v", i, c.Live, cards[i])
+		}
+		if i > 0 && c.Live == changes[i-1].Live {
+			t.Fatalf("changes %d and %d share a live card", i-1, i)
+		}
 	}
 }
