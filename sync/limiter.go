@@ -60,7 +60,15 @@ import (
 // above a measured limit, after a clean hold at it, returns under the limit
 // at once and doubles the hold before the next probe (1 s up to 8 s): a
 // server with a burst refuses nothing until its bucket runs dry, so a late
-// cut would cost a cluster of 429s each time.
+// cut would cost a cluster of 429s each time. When the rows left would take
+// less than endGuard at the measured limit, it no longer probes: a failed
+// probe there would keep its row waiting out a Retry-After after all the
+// others.
+//
+// Between two 429s the server's bucket was empty at both ends, so what it
+// accepted in between is a floor for its limit (floorSince). A 429 while
+// holding under a measured limit lowers that limit to this floor: a step
+// just above the limit can pass as clean while the bucket drains slowly.
 type limiter struct {
 	mu      stdsync.Mutex
 	now     func() time.Time
@@ -109,6 +117,10 @@ type limiter struct {
 	// rate above the limit.
 	burst float64
 
+	// left, when set, counts the rows not yet finished: near the end of
+	// a run the rate no longer probes above the limit (ending).
+	left func() int
+
 	meter     meter
 	born      int64     // the slot the limiter was made in
 	busy      int       // attempts waiting in the pacer or in flight
@@ -151,6 +163,7 @@ const (
 	stepAfter       = 200 * time.Millisecond // a bisection step begins this long after a cut
 	stepLen         = 300 * time.Millisecond // a step must last this long, and stepOK answers, without a 429
 	stepOK          = 15
+	endGuard        = 3 * time.Second // no probe above wmax when the rows left take less than this at it
 )
 
 // meter counts attempts by the slot in which they were sent.
@@ -557,21 +570,25 @@ func (l *limiter) throttled(now, sent time.Time) {
 				l.hi = cur // what just failed bounds the limit from above
 			}
 			next = max(cutShareOfLimit*accepted, backoffFactor*cur)
-			if l.phase == phaseSearch {
+			switch l.phase {
+			case phaseSearch:
 				next = max(accepted, cur/2) // the previous step had no 429
-				// The server's bucket was empty at the 429 that began the
-				// search and is empty again now, so what it accepted
-				// in between, over that time, is at most its limit
-				// (less only where the bucket overflowed): a floor.
-				// The rate that failed is a ceiling. Bisect between.
-				// Less one answer: the bucket may have held most of a
-				// token when the search began.
-				search := l.meter.window(slotOf(l.cutAt)+1, slotOf(sent), l.born, l.idleSince)
-				if search.reliable() {
-					if lo := float64(search.ok-1) / search.active.Seconds(); lo < l.wmax {
-						l.wmax, l.hi = lo, cur
-						next = cutShareOfLimit * l.wmax
-					}
+				// The 429 that began the search and this one bracket
+				// what the server accepted in between: a floor. The
+				// rate that failed is a ceiling. Bisect between.
+				if lo, ok := l.floorSince(l.cutAt, sent); ok && lo < l.wmax {
+					l.wmax, l.hi = lo, cur
+					next = cutShareOfLimit * l.wmax
+				}
+			case phaseCubic:
+				// The same floor since the last cut: the limit may lie
+				// under wmax. A bisection step just above the limit
+				// passes as clean while the server's bucket drains
+				// slowly, and leaves a wmax above the limit; the hold
+				// under it then met a 429 each time the bucket ran dry.
+				if lo, ok := l.floorSince(l.lastCut, sent); ok && lo < l.wmax {
+					l.wmax = lo
+					next = min(next, cutShareOfLimit*lo)
 				}
 			}
 		}
@@ -622,6 +639,27 @@ func (l *limiter) throttled(now, sent time.Time) {
 	l.noiseChecked = false
 	l.cutShare = w.share()
 	l.setRate(next, now, true)
+}
+
+// floorSince is what the server accepted per second from the slot after
+// from's to sent's, when that window is reliable. With a 429 at both ends
+// the server's bucket was empty at both, so this is at most its limit (less
+// only where the bucket overflowed): a floor. Less one answer: the bucket
+// may have held most of a token at the first.
+func (l *limiter) floorSince(from, sent time.Time) (float64, bool) {
+	w := l.meter.window(slotOf(from)+1, slotOf(sent), l.born, l.idleSince)
+	if !w.reliable() {
+		return 0, false
+	}
+	return float64(w.ok-1) / w.active.Seconds(), true
+}
+
+// ending reports whether the rows left would take less than endGuard at
+// wmax. Probing above wmax then gains little, and a failed probe makes its
+// row wait out a Retry-After at the very end, which lengthens the whole
+// run by that wait: 6% of a 15 s run at Retry-After: 1.
+func (l *limiter) ending() bool {
+	return l.left != nil && float64(l.left()) < endGuard.Seconds()*l.wmax
 }
 
 // probing reports whether an attempt sent at sent went while the cubic
@@ -706,6 +744,9 @@ func (l *limiter) follow(now time.Time) {
 			r = l.wmax - (l.wmax-l.cutRate)*x*x*x
 		} else {
 			x := max(0, t-k-l.hold.Seconds())
+			if l.ending() {
+				x = 0 // hold at wmax to the end
+			}
 			r = l.wmax * (1 + cubicC*x*x*x)
 		}
 	}

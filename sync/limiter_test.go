@@ -40,8 +40,10 @@ type simConfig struct {
 	// answerDelay is added to every answer on its way back: on a busy
 	// machine the client reads a 429 milliseconds after the server sent it.
 	answerDelay time.Duration
-	seed        uint64
-	maxTime     time.Duration
+	// setup, when set, changes the limiter before the first attempt.
+	setup   func(l *limiter, now time.Time)
+	seed    uint64
+	maxTime time.Duration
 	// rowsPerWorker > 1 models apply's request slots: rows waiting to
 	// retry hold none, so up to workers×rowsPerWorker rows are in progress
 	// while at most workers requests are waiting in the limiter or in flight.
@@ -181,7 +183,12 @@ func simulate(cfg simConfig) (simResult, []time.Duration) {
 	var q eventQueue
 	seq := 0
 	push := func(e *simEvent) { seq++; e.seq = seq; heap.Push(&q, e) }
+	if cfg.setup != nil {
+		cfg.setup(l, now())
+	}
 	rowsLeft := cfg.rows
+	inProgress := 0 // rows taken by a worker and not finished
+	l.left = func() int { return rowsLeft + inProgress }
 	for i := range workers {
 		push(&simEvent{at: 0, worker: i, kind: evWait})
 	}
@@ -214,6 +221,7 @@ func simulate(cfg simConfig) (simResult, []time.Duration) {
 					continue
 				}
 				rowsLeft--
+				inProgress++
 				w.row, w.attempts, w.ticket = true, 0, ticket{}
 			}
 			if !w.slot {
@@ -298,6 +306,7 @@ func simulate(cfg simConfig) (simResult, []time.Duration) {
 				free()
 				l.Done(e.sent, attemptAccepted)
 				w.row = false
+				inProgress--
 				push(&simEvent{at: clock, worker: e.worker, kind: evWait})
 				continue
 			}
@@ -306,6 +315,7 @@ func simulate(cfg simConfig) (simResult, []time.Duration) {
 				free()
 				res.failed++
 				w.row = false
+				inProgress--
 				push(&simEvent{at: clock, worker: e.worker, kind: evWait})
 				continue
 			}
@@ -414,6 +424,55 @@ func TestLimiterSlowStartLateAnswers(t *testing.T) {
 		}
 		if early > 18 || res.share() > 0.01 {
 			t.Errorf("answers %v late: %d 429s in the first 100 ms (want at most 18), %.2f%% in all (want at most 1%%)\n%v", late, early, 100*res.share(), res)
+		}
+	}
+}
+
+// A bisection step just above the limit can pass as clean while the
+// server's bucket drains, and leave a measured limit (wmax) above the real
+// one: the hold under it then met a 429 each time the bucket ran dry, cut
+// back to just under that wmax, and went on (the model's 50/s, burst 5,
+// 20 ms server: four 429s in 3 s). Between two 429s the bucket was empty at
+// both, so what it accepted in between is a floor that corrects wmax.
+func TestLimiterFalseFloor(t *testing.T) {
+	cfg := baseSim(simServer{limit: constant(50), burst: 5, latency: 20 * time.Millisecond, retryAfter: time.Second}, 750)
+	cfg.setup = func(l *limiter, now time.Time) {
+		// As after a step at 56/s held clean: holding at wmax, the
+		// limit thought to lie between 56 and 60.
+		l.phase, l.wmax, l.hi, l.cutRate = phaseCubic, 56, 60, 56
+		l.cutAt = now.Add(-cubicK)
+		l.hold = maxHold // no probe above wmax in this run
+		l.setRate(56, now, true)
+	}
+	res, _ := simulate(cfg)
+	if res.share() > 0.01 || res.okRate() < 0.95*50 {
+		t.Errorf("%d 429s, %.2f%% (want at most 1%%), %.1f/s (want at least 47.5)\n%v", res.throttled, 100*res.share(), res.okRate(), res)
+	}
+}
+
+// Near the end of a run the rate holds at the measured limit instead of
+// probing above it: a failed probe there makes its row wait out a
+// Retry-After after every other row is done.
+func TestLimiterNoProbeAtTheEnd(t *testing.T) {
+	for _, tc := range []struct {
+		left      int
+		wantProbe bool
+	}{
+		{left: 1000, wantProbe: true}, // 10 s at 100/s
+		{left: 250, wantProbe: false}, // 2.5 s
+	} {
+		clock := &fakeClock{t: time.Unix(1_000_000, 0)}
+		l := newLimiter(0, clock.now)
+		l.left = func() int { return tc.left }
+		l.phase, l.wmax, l.cutRate, l.hold = phaseCubic, 100, 97, time.Second
+		l.cutAt = clock.now().Add(-cubicK - l.hold - 2*time.Second) // 2 s into the probe
+		l.born = slotOf(clock.now()) - 100
+		for i := range int64(30) {
+			l.meter.at(slotOf(clock.now()) - i).sent = 1 // sending at 100/s: the rate may rise
+		}
+		l.follow(clock.now())
+		if probe := l.Rate() > l.wmax; probe != tc.wantProbe {
+			t.Errorf("%d rows left at a limit of 100/s: rate %.1f, probing %v, want %v", tc.left, l.Rate(), probe, tc.wantProbe)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/bulksync/bulksync/gen/linq"
@@ -177,6 +178,11 @@ func (r *runner) execute(ctx context.Context, changes func(each func(Change) err
 		stopWith: stopWith,
 		sleep:    sleepCtx,
 	}
+	// The limiter stops probing for a higher limit near the end of the run.
+	var finished atomic.Int64
+	if total := r.summary.Changes; total > 0 {
+		a.limiter.left = func() int { return total - int(finished.Load()) }
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	// A fixed set of workers takes the changes from a channel, rather than
 	// a goroutine per change: a new goroutine's stack grew anew for every
@@ -195,6 +201,7 @@ func (r *runner) execute(ctx context.Context, changes func(each func(Change) err
 		g.Go(func() error {
 			for j := range jobs {
 				o := a.sendChange(ctx, &j.c)
+				finished.Add(1)
 				if o.Result == ResultOK && o.Card != nil && r.state != nil {
 					r.state.SaveApplied(&j.c, *o.Card)
 				}
