@@ -37,6 +37,13 @@ func secondPass(t *testing.T, first, second string) []Desired {
 	if _, err := e.firstPass(liveState{cards: NewCards()}, func() error { return nil }); err != nil {
 		t.Fatal(err)
 	}
+	return secondPassRecords(t, e)
+}
+
+// secondPassRecords runs e's second pass and returns what each of its
+// changes wants.
+func secondPassRecords(t *testing.T, e *exportChanges) []Desired {
+	t.Helper()
 	var got []Desired
 	if err := e.changes(func(c Change) error {
 		got = append(got, c.Desired)
@@ -155,13 +162,7 @@ func TestPassStopsEarly(t *testing.T) {
 	if !errors.Is(err, errStop) || seen != stopAt {
 		t.Fatalf("first pass: %v after %d records, want %v after %d", err, seen, errStop, stopAt)
 	}
-	var got []Desired
-	if err := e.changes(func(c Change) error {
-		got = append(got, c.Desired)
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	got := secondPassRecords(t, e)
 	if len(got) != rows {
 		t.Fatalf("the pass after the stopped one handed on %d records, want %d", len(got), rows)
 	}
