@@ -57,8 +57,12 @@ func addFakeBehaviourFlags(fs *flag.FlagSet, opts *linqfake.Options, abs func(st
 	fs.IntVar(&opts.PhoneNumbersStatus, "phone-numbers-status", 0, "`status` GET /v3/phone_numbers answers instead of the list: 403, 404, 500 or 503; 0 serves it")
 	fs.StringVar(&opts.ShouldRetry, "should-retry", "", "send x-should-retry with this `value` (true or false) on every error answer to POST and PATCH")
 	fs.Float64Var(&opts.RateLimit, "rate-limit", 0, "requests per second allowed, above which 429/1007 answers; 0 is unlimited")
-	fs.IntVar(&opts.Burst, "burst", 0, "requests allowed at once above --rate-limit; 0 is one second's worth")
-	fs.Func("retry-after", "how a 429 above --rate-limit says when to come back: seconds (Retry-After and error.retry_after, the default), none, or a duration such as 250ms sent as retry-after-ms", func(s string) error {
+	fs.IntVar(&opts.Burst, "burst", 0, "requests allowed at once above --rate-limit (token bucket); 0 is one second's worth")
+	fs.DurationVar(&opts.Window, "window", 0, "make --rate-limit a fixed window of this `length`, as Linq documents (30 per 60s is\n"+
+		"--rate-limit 0.5 --window 60s): rate×length requests pass in each window, the rest answer 429\n"+
+		"until it ends; a window opens with the first request after the last one ended. 0 is a\n"+
+		"token bucket (--burst)")
+	fs.Func("retry-after", "how a 429 above --rate-limit says when to come back: seconds (Retry-After and error.retry_after, the default: the wait until a request would pass, or until the window ends, rounded up), none, or a duration such as 250ms sent as retry-after-ms whatever the wait", func(s string) error {
 		ra, err := linqfake.ParseRetryAfter(s)
 		opts.RetryAfter = ra
 		return err
@@ -181,6 +185,16 @@ func checkFakeAPIFlags(addr string, opts linqfake.Options) error {
 	}
 	if opts.Burst < 0 {
 		return fmt.Errorf("--burst must be 0 or more, got %d", opts.Burst)
+	}
+	switch {
+	case opts.Window < 0:
+		return fmt.Errorf("--window must be 0 (a token bucket) or a duration such as 1s or 60s, got %v", opts.Window)
+	case opts.Window > 0 && opts.RateLimit == 0:
+		return fmt.Errorf("--window %v needs --rate-limit: the window's requests are --rate-limit × --window", opts.Window)
+	case opts.Window > 0 && opts.Burst != 0:
+		return fmt.Errorf("--burst is for the token bucket; with --window %v every request of a window may come at once", opts.Window)
+	case opts.Window > 0 && opts.RateLimit*opts.Window.Seconds() < 0.5:
+		return fmt.Errorf("--rate-limit %v × --window %v allows no request per window; want at least 1", opts.RateLimit, opts.Window)
 	}
 	for _, d := range []struct {
 		flag  string

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -120,6 +121,67 @@ func TestRateLimitRetryAfterStyles(t *testing.T) {
 		if _, err := linqfake.ParseRetryAfter(bad); err == nil {
 			t.Errorf("ParseRetryAfter(%q) gave no error", bad)
 		}
+	}
+}
+
+// With Window, RateLimit is a fixed window, as Linq documents its one
+// limit: rate×window requests pass at once, the rest answer 429 with a
+// Retry-After of the seconds until the window ends (rounded up), and the
+// next window opens with the first request after it. A duration style is
+// sent whatever the wait.
+func TestRateLimitFixedWindow(t *testing.T) {
+	var clock atomic.Int64 // nanoseconds since base
+	base := time.Unix(1_000_000, 0)
+	now := func() time.Time { return base.Add(time.Duration(clock.Load())) }
+	advance := func(d time.Duration) { clock.Add(int64(d)) }
+	f := newFixture(t, linqfake.Options{RateLimit: 0.3, Window: 10 * time.Second, Now: now}, card(ada, "Ada", "", "", true))
+	refused := func(want int) {
+		t.Helper()
+		got := callOp(t, f, "list")
+		checkEnvelope(t, got.resp, got.env, 429, 1007)
+		if got.retryAfter == nil || *got.retryAfter != want {
+			t.Errorf("Retry-After header %q, want %d", got.resp.Header.Get("Retry-After"), want)
+		}
+		if ra := got.env.Error.RetryAfter; ra == nil || *ra != want {
+			t.Errorf("error.retry_after %v, want %d", ra, want)
+		}
+	}
+	passes := func(n int) {
+		t.Helper()
+		for i := range n {
+			if got := callOp(t, f, "list"); got.resp.StatusCode != 200 {
+				t.Fatalf("request %d of the window: status %d, want 200", i+1, got.resp.StatusCode)
+			}
+		}
+	}
+
+	advance(5 * time.Second) // the window follows the first request, not the clock
+	passes(3)                // 0.3/s × 10 s, all at once
+	refused(10)
+	advance(2500 * time.Millisecond)
+	refused(8) // 7.5 s left
+	advance(7499 * time.Millisecond)
+	refused(1) // 1 ms left: still at least 1
+	advance(time.Millisecond)
+	passes(3) // a new window, from this request
+	advance(9 * time.Second)
+	refused(1)
+	advance(5 * time.Second) // long after it ended: the next opens now
+	passes(1)
+	advance(9 * time.Second)
+	passes(2)
+	refused(1)
+
+	ra, err := linqfake.ParseRetryAfter("250ms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f = newFixture(t, linqfake.Options{RateLimit: 1, Window: 10 * time.Second, Now: now, RetryAfter: ra})
+	passes(10)
+	got := callOp(t, f, "list")
+	checkEnvelope(t, got.resp, got.env, 429, 1007)
+	if h, ms := got.resp.Header.Get("Retry-After"), got.resp.Header.Get("Retry-After-Ms"); h != "" || ms != "250" {
+		t.Errorf("Retry-After %q, retry-after-ms %q: want none and 250, whatever the wait", h, ms)
 	}
 }
 

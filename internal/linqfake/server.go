@@ -9,7 +9,8 @@
 //
 //	track   X-Trace-ID on every answer, request log, panic → 500/3006
 //	auth    Authorization: Bearer <token>, else 401/2004
-//	limit   Options.RateLimit, else 429/1007 with Retry-After
+//	limit   Options.RateLimit (a token bucket, or fixed windows), else
+//	        429/1007 with Retry-After
 //	router  exact paths; anything else 404/2001 or 405/1005
 //	faults  latency, injected errors, drops, hangs, lost responses
 //	        (contact-card operations only)
@@ -82,8 +83,22 @@ type Options struct {
 	// Burst is how many requests may come at once above the rate; 0 means
 	// one second's worth of RateLimit (at least 1).
 	Burst int
+	// Window, when set, makes RateLimit a fixed window instead of a token
+	// bucket, the only limit Linq documents ("30 messages per 60-second
+	// window"): RateLimit×Window requests (rounded, at least 1) pass in
+	// each window, all at once if they come at once, and the rest answer
+	// 429 until it ends; a Retry-After in seconds is the wait until then,
+	// rounded up. A window opens with the first request after the last one
+	// ended, as a counter that expires Window after its first increment
+	// does (the usual way to count per sender or per token, and a server
+	// keeps no counter for a pair that sends nothing); so windows follow
+	// the client's first request, not the wall clock, and a test sees the
+	// same windows whenever it starts. Burst does not apply.
+	Window time.Duration
 	// RetryAfter is how a 429 says when to come back; see RetryAfter.
 	RetryAfter RetryAfter
+	// Now is the clock of the fixed window; nil is time.Now. Tests set it.
+	Now func() time.Time
 	// Latency is added to every contact-card request, plus a uniformly
 	// distributed extra of up to Jitter.
 	Latency, Jitter time.Duration
@@ -153,13 +168,15 @@ type Faults struct {
 
 // RetryAfter is how the fake's 429s say when to come back. The zero value
 // is what Linq documents: a Retry-After header and error.retry_after, in
-// whole seconds, the wait until the next request would pass (at least 1).
-// Servers differ, and a client must cope with each.
+// whole seconds, the wait until the next request would pass (at least 1;
+// with a fixed window, until the window ends, rounded up). Servers differ,
+// and a client must cope with each.
 type RetryAfter struct {
 	// None sends neither: the client must back off on its own.
 	None bool
 	// Fixed, when set, is sent as a retry-after-ms header instead,
-	// whatever the wait, as some API gateways do.
+	// whatever the wait, as some API gateways do; with a fixed window too,
+	// so a client that trusts it retries into a window that is still full.
 	Fixed time.Duration
 }
 
@@ -196,7 +213,8 @@ func (ra RetryAfter) writeRateLimited(w http.ResponseWriter, r *http.Request, d 
 // Server is the fake Linq API. Create it with New and serve Handler.
 type Server struct {
 	// Fixed at New.
-	limiter      *rate.Limiter // nil: unlimited
+	limiter      *rate.Limiter // nil: unlimited, or a fixed window
+	window       *fixedWindow  // nil: none
 	retryAfter   RetryAfter
 	latency      time.Duration
 	jitter       time.Duration
@@ -256,7 +274,16 @@ func New(opts Options) *Server {
 		}
 	}
 	maps.Copy(s.reputation, opts.Reputation)
-	if opts.RateLimit > 0 {
+	if opts.RateLimit > 0 && opts.Window > 0 {
+		s.window = &fixedWindow{
+			n:      max(1, int(math.Round(opts.RateLimit*opts.Window.Seconds()))),
+			length: opts.Window,
+			now:    opts.Now,
+		}
+		if s.window.now == nil {
+			s.window.now = time.Now
+		}
+	} else if opts.RateLimit > 0 {
 		burst := opts.Burst
 		if burst <= 0 {
 			burst = max(1, int(math.Ceil(opts.RateLimit)))
@@ -348,7 +375,12 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 // come back as Options.RetryAfter asks.
 func (s *Server) limit(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.limiter != nil {
+		if s.window != nil {
+			if d := s.window.take(); d > 0 {
+				s.retryAfter.writeRateLimited(w, r, d)
+				return
+			}
+		} else if s.limiter != nil {
 			res := s.limiter.Reserve()
 			if d := res.Delay(); d > 0 {
 				// A rejected request does not use up the allowance.
@@ -359,6 +391,33 @@ func (s *Server) limit(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// fixedWindow is Options.Window's limit: n requests per window.
+type fixedWindow struct {
+	n      int
+	length time.Duration
+	now    func() time.Time
+
+	mu    sync.Mutex // guards the fields below
+	start time.Time  // of the current window; zero before the first request
+	used  int        // requests accepted in it
+}
+
+// take counts a request and returns 0 when it passes, else how long until
+// its window ends. Refused requests do not lengthen the window.
+func (f *fixedWindow) take() time.Duration {
+	now := f.now()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.start.IsZero() || !now.Before(f.start.Add(f.length)) {
+		f.start, f.used = now, 0
+	}
+	if f.used < f.n {
+		f.used++
+		return 0
+	}
+	return f.start.Add(f.length).Sub(now)
 }
 
 // router is the linq.ServeMux the generated code registers its operations
