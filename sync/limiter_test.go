@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -25,6 +26,15 @@ type simServer struct {
 	latency     time.Duration // added to accepted requests only, as the fake does
 	retryAfter  time.Duration // on each 429; 0: none, the client backs off
 	randomShare float64       // 429 share whatever the rate
+	// window, when set, makes limit a fixed window instead of a token
+	// bucket (burst unused), as the fake's --window: limit×window
+	// requests pass in each window, the first arrival after a window
+	// ends opens the next.
+	window time.Duration
+	// retrySeconds, when set, replaces retryAfter: each 429 says the
+	// server's own wait in whole seconds, rounded up, at least 1, as the
+	// fake's default style (with a fixed window, until the window ends).
+	retrySeconds bool
 }
 
 type simConfig struct {
@@ -57,9 +67,11 @@ type simResult struct {
 	first429              time.Duration   // -1: none
 	throttledAt           []time.Duration // arrival of each 429, for LIMITER_TRACE
 	perSecond             []simSecond     // by arrival second
+	perWindow             []int           // accepted in each fixed window
 	rates                 []float64       // the limiter's rate at the end of each second
 	end                   time.Duration
-	busy                  int // attempts the limiter counts as waiting or in flight at the end
+	busy                  int  // attempts the limiter counts as waiting or in flight at the end
+	cutOff                bool // stopped at cfg.maxTime with rows to go
 }
 
 type simSecond struct{ ok, throttled int }
@@ -131,6 +143,7 @@ type simEvent struct {
 	kind   int // evWait, evArrive, evAnswer
 	sent   time.Time
 	ok     bool
+	wait   time.Duration // a 429's Retry-After; 0: as cfg.server.retryAfter
 	seq    int
 }
 
@@ -196,6 +209,8 @@ func simulate(cfg simConfig) (simResult, []time.Duration) {
 	// The server's bucket.
 	var tokens float64 = cfg.server.burst
 	var bucketAt time.Duration
+	// Or the server's fixed window.
+	winStart := time.Duration(-1)
 	res := simResult{first429: -1}
 	var okTimes []time.Duration
 	second := func(t time.Duration) *simSecond {
@@ -211,6 +226,7 @@ func simulate(cfg simConfig) (simResult, []time.Duration) {
 		e := heap.Pop(&q).(*simEvent)
 		clock = e.at
 		if clock > cfg.maxTime {
+			res.cutOff = true
 			break
 		}
 		w := &workers[e.worker]
@@ -257,8 +273,20 @@ func simulate(cfg simConfig) (simResult, []time.Duration) {
 				lim = srv.limit(clock)
 			}
 			ok, random := true, false
+			var wait time.Duration // until a request would pass
 			if srv.randomShare > 0 && rng.Float64() < srv.randomShare {
 				ok, random = false, true
+				wait = time.Second // as the fake's --fail-429
+			} else if lim > 0 && srv.window > 0 {
+				if winStart < 0 || clock >= winStart+srv.window {
+					winStart = clock
+					res.perWindow = append(res.perWindow, 0)
+				}
+				if n := max(1, int(math.Round(lim*srv.window.Seconds()))); res.perWindow[len(res.perWindow)-1] < n {
+					res.perWindow[len(res.perWindow)-1]++
+				} else {
+					ok, wait = false, winStart+srv.window-clock
+				}
 			} else if lim > 0 {
 				tokens = min(srv.burst, tokens+lim*(clock-bucketAt).Seconds())
 				bucketAt = clock
@@ -266,6 +294,7 @@ func simulate(cfg simConfig) (simResult, []time.Duration) {
 					tokens--
 				} else {
 					ok = false
+					wait = time.Duration((1 - tokens) / lim * float64(time.Second))
 				}
 			}
 			s := second(clock)
@@ -292,7 +321,11 @@ func simulate(cfg simConfig) (simResult, []time.Duration) {
 					res.first429 = clock
 				}
 			}
-			push(&simEvent{at: back, worker: e.worker, kind: evAnswer, sent: e.sent, ok: ok})
+			ans := &simEvent{at: back, worker: e.worker, kind: evAnswer, sent: e.sent, ok: ok}
+			if !ok && srv.retrySeconds {
+				ans.wait = max(time.Second, time.Duration(math.Ceil(wait.Seconds()))*time.Second)
+			}
+			push(ans)
 		case evAnswer:
 			free := func() {
 				w.slot = false
@@ -322,7 +355,11 @@ func simulate(cfg simConfig) (simResult, []time.Duration) {
 			// As sender.retryWait: Retry-After plus up to a quarter, or
 			// exponential backoff with full jitter from 1 s.
 			var wait time.Duration
-			if ra := cfg.server.retryAfter; ra > 0 {
+			ra := cfg.server.retryAfter
+			if e.wait > 0 {
+				ra = e.wait
+			}
+			if ra > 0 {
 				wait = ra + time.Duration(rng.Int64N(int64(ra/4)+1))
 			} else {
 				ceiling := min(time.Second<<(w.attempts-1), 30*time.Second)
@@ -656,6 +693,85 @@ func TestLimiterMatrix(t *testing.T) {
 	}
 	t.Logf("cells meeting each goal of the bench's figure 6: >= 95%% of the limit %d/%d, <= 1%% 429s %d/%d, 90%% within 3 s %d/%d",
 		rateOK, cells, shareOK, cells, reachOK, cells)
+}
+
+// windowShare is what a run got of a fixed-window server: what it
+// accepted against the limit over the windows it spanned, from the first
+// accepted request to one window after the last. A client sending the
+// server's n at the start of each window, or spreading them evenly, scores
+// 100%; one that loses half of each window waiting, 67%.
+func (r simResult) windowShare(limit float64, window time.Duration) float64 {
+	return float64(r.ok) / (limit * (r.lastOK - r.firstOK + window).Seconds())
+}
+
+// TestLimiterWindowMatrix runs the limiter against fixed-window servers
+// (the fake's --window), the only kind of limit Linq documents (30
+// messages per 60 s), for tuning: go test ./sync -run
+// TestLimiterWindowMatrix -v. A good client gets the server's n per window,
+// all of it, with 429s only at the edge of a window: waiting out a
+// Retry-After that says when the window ends loses nothing. It checks that
+// every row got through and that the limiter's count of busy attempts
+// returns to 0.
+func TestLimiterWindowMatrix(t *testing.T) {
+	if testing.Short() {
+		t.Skip("tuning aid")
+	}
+	type cell struct {
+		limit  float64
+		window time.Duration
+		rows   int
+	}
+	var cellsOf []cell
+	for _, limit := range []float64{50, 200} {
+		cellsOf = append(cellsOf, cell{limit, time.Second, int(limit * 15)}, cell{limit, 10 * time.Second, int(limit * 30)})
+	}
+	cellsOf = append(cellsOf, cell{0.5, 60 * time.Second, 300}) // Linq's 30 per 60 s
+	var cells, rateOK, shareOK, failed, unfinished int
+	for _, c := range cellsOf {
+		for _, latency := range []time.Duration{0, 20 * time.Millisecond} {
+			for _, ra := range []string{"seconds", "none", "250ms"} {
+				srv := simServer{limit: constant(c.limit), window: c.window, latency: latency}
+				switch ra {
+				case "seconds":
+					srv.retrySeconds = true
+				case "250ms":
+					srv.retryAfter = 250 * time.Millisecond
+				}
+				name := fmt.Sprintf("limit%g/window%v/latency%v/retry-%s", c.limit, c.window, latency, ra)
+				cfg := baseSim(srv, c.rows)
+				ideal := time.Duration(float64(c.rows)/c.limit) * time.Second
+				cfg.maxTime = 10 * ideal
+				res, _ := simulate(cfg)
+				share := res.windowShare(c.limit, c.window)
+				cells++
+				rateOK += b2i(share >= 0.95)
+				shareOK += b2i(res.share() <= 0.01)
+				full := 0
+				n := max(1, int(math.Round(c.limit*c.window.Seconds())))
+				for _, got := range res.perWindow {
+					full += b2i(got == n)
+				}
+				t.Logf("%s: %.1f%% of the limit over its windows, 429 %.2f%% (%d), failed %d, %d of %d windows full, end %v",
+					name, 100*share, 100*res.share(), res.throttled, res.failed, full, len(res.perWindow), res.end.Round(time.Millisecond))
+				if trace := os.Getenv("LIMITER_TRACE"); trace != "" && strings.Contains(name, trace) {
+					t.Logf("%v\nper window: %v", res, res.perWindow)
+				}
+				if res.cutOff {
+					unfinished++
+					continue // cut off: rows and attempts still in progress
+				}
+				if res.ok+res.failed != c.rows {
+					t.Errorf("%s: %d rows ok and %d failed of %d", name, res.ok, res.failed, c.rows)
+				}
+				if res.busy != 0 {
+					t.Errorf("%s: the limiter counts %d attempts as busy after the last answer", name, res.busy)
+				}
+				failed += b2i(res.failed > 0)
+			}
+		}
+	}
+	t.Logf("fixed-window cells: >= 95%% of the limit %d/%d, <= 1%% 429s %d/%d, rows failed in %d, unfinished in 10 times the ideal %d",
+		rateOK, cells, shareOK, cells, failed, unfinished)
 }
 
 func b2i(b bool) int {
