@@ -80,6 +80,10 @@ type sender struct {
 	stop     context.Context
 	stopWith context.CancelCauseFunc
 	sleep    func(ctx context.Context, d time.Duration) error
+	// away, when set, is told when a row lets go of its slot for a retry
+	// wait (+1) and when it is back (-1): execute's crew starts a spare
+	// worker meanwhile.
+	away func(delta int)
 
 	mu        stdsync.Mutex
 	forbidden int // 403s since the run began or the last successful write
@@ -333,7 +337,7 @@ func (a *sender) attempts(ctx context.Context, c *Change) Outcome {
 			<-a.slots
 			holding = false
 		}
-		if err := a.sleep(a.stop, wait); err != nil {
+		if err := a.wait(wait, !holding); err != nil {
 			return failedOutcome(o, last, fmt.Sprintf("stopped before retrying (%v)", a.stopped()))
 		}
 	}
@@ -503,6 +507,16 @@ func (a *sender) getCard(ctx context.Context, phone string) answer {
 	defer cancel()
 	resp, err := a.client.ListContactCards(ctx, &linq.ListContactCardsParams{PhoneNumber: &phone})
 	return readAnswer(ctx, resp, err, decodeListedCard)
+}
+
+// wait sleeps before a retry; away tells the crew while a row without its
+// slot is away.
+func (a *sender) wait(d time.Duration, away bool) error {
+	if away && a.away != nil {
+		a.away(1)
+		defer a.away(-1)
+	}
+	return a.sleep(a.stop, d)
 }
 
 // handOverWait is the shortest retry wait for which a row lets go of its

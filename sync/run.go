@@ -159,10 +159,11 @@ func (r *runner) run(ctx context.Context, src changeSource) error {
 }
 
 // execute is the second pass of a real run: each change that needs a write
-// goes to a fixed set of errgroup workers; the rest are reported at once.
-// The workers take changes from an unbuffered channel, which gives
-// backpressure, so memory stays flat however long the input. A failed row is a report row, not a group error: only a failure to
-// write the report stops the group.
+// goes to errgroup workers, one per request slot (crew); the rest are
+// reported at once. The workers take changes from an unbuffered channel,
+// which gives backpressure, so memory stays flat however long the input. A
+// failed row is a report row, not a group error: only a failure to write
+// the report stops the group.
 func (r *runner) execute(ctx context.Context, changes func(each func(Change) error) error) error {
 	stop, stopWith := context.WithCancelCause(r.stop)
 	defer stopWith(nil)
@@ -184,12 +185,10 @@ func (r *runner) execute(ctx context.Context, changes func(each func(Change) err
 		a.limiter.left = func() int { return total - int(finished.Load()) }
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	// A fixed set of workers takes the changes from a channel, rather than
-	// a goroutine per change: a new goroutine's stack grew anew for every
-	// change, which cost a few percent of apply's CPU at no latency. More
-	// workers than request slots: a row waiting out a Retry-After holds no
-	// slot, and the rows behind it keep the connections busy. The channel
-	// is unbuffered, so reading the input waits while every worker is busy.
+	// Workers take the changes from a channel, rather than a goroutine per
+	// change: a new goroutine's stack grew anew for every change, which
+	// cost a few percent of apply's CPU at no latency. The channel is
+	// unbuffered, so reading the input waits while every worker is busy.
 	type job struct {
 		seq int
 		c   Change
@@ -197,21 +196,25 @@ func (r *runner) execute(ctx context.Context, changes func(each func(Change) err
 	jobs := make(chan job)
 	// The report lists the rows in input order, however the requests end.
 	order := newReorder(r.report.Write, reorderPerSlot*r.requests.Concurrency)
-	for range rowsPerSlot * r.requests.Concurrency {
-		g.Go(func() error {
-			for j := range jobs {
-				o := a.sendChange(ctx, &j.c)
-				finished.Add(1)
-				if o.Result == ResultOK && o.Card != nil && r.state != nil {
-					r.state.SaveApplied(&j.c, *o.Card)
-				}
-				if err := r.writeAt(order, j.seq, &j.c, o); err != nil {
-					return err // ends the group's context: no more jobs are sent
-				}
+	crew := newCrew(g, r.requests.Concurrency, rowsPerSlot*r.requests.Concurrency)
+	crew.work = func() error {
+		for j := range jobs {
+			o := a.sendChange(ctx, &j.c)
+			finished.Add(1)
+			if o.Result == ResultOK && o.Card != nil && r.state != nil {
+				r.state.SaveApplied(&j.c, *o.Card)
 			}
-			return nil
-		})
+			if err := r.writeAt(order, j.seq, &j.c, o); err != nil {
+				return err // ends the group's context: no more jobs are sent
+			}
+			if crew.spare() {
+				return nil
+			}
+		}
+		return nil
 	}
+	a.away = crew.away
+	crew.start()
 	err := changes(func(c Change) error {
 		seq, err := order.take()
 		if err != nil {
@@ -350,6 +353,67 @@ func (r *runner) unplanned(runErr error, records func(each func(Change) error) e
 // With 5% of answers a 429 with Retry-After: 1 at 20 ms a request, about
 // three rows per slot are waiting at any time; eight leave room.
 const rowsPerSlot = 8
+
+// crew is execute's set of workers: one per request slot, and a spare one
+// for each row waiting out a retry without its slot, up to most. A row
+// waiting out a Retry-After holds no slot (sender.attempts), and the spare
+// worker keeps that slot busy with the rows behind it; when the row is back
+// the spare ends after its row. A fixed crew of most workers did the same,
+// but with seven workers queued for each slot every answer handed the slot
+// to another goroutine, which had to be woken before the next request
+// went: about a point of figure 1 at --concurrency 64.
+type crew struct {
+	g          *errgroup.Group
+	base, most int64
+	work       func() error
+	workers    atomic.Int64 // running
+	waiting    atomic.Int64 // rows waiting out a retry without a slot
+}
+
+func newCrew(g *errgroup.Group, base, most int) *crew {
+	return &crew{g: g, base: int64(base), most: int64(max(base, most))}
+}
+
+// start starts the base workers.
+func (c *crew) start() {
+	c.workers.Add(c.base)
+	for range c.base {
+		c.g.Go(c.work)
+	}
+}
+
+// away is told when a row lets go of its request slot for a retry wait
+// (+1) and when it is back to take one again (-1). A row going away brings
+// in a spare worker, unless most are running.
+func (c *crew) away(delta int) {
+	if c.waiting.Add(int64(delta)); delta <= 0 {
+		return
+	}
+	for {
+		n := c.workers.Load()
+		if n >= c.most || n >= c.base+c.waiting.Load() {
+			return
+		}
+		if c.workers.CompareAndSwap(n, n+1) {
+			c.g.Go(c.work)
+			return
+		}
+	}
+}
+
+// spare reports, after a worker's row, whether it is no longer needed:
+// more workers run than slots plus rows away. It then counts itself out.
+func (c *crew) spare() bool {
+	for {
+		n := c.workers.Load()
+		if n <= c.base+c.waiting.Load() {
+			return false
+		}
+		if c.workers.CompareAndSwap(n, n-1) {
+			return true
+		}
+	}
+}
 
 // unsent is the outcome of a change execute does not send.
 func unsent(c *Change) Outcome {
