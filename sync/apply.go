@@ -216,7 +216,7 @@ func (a *sender) attempts(ctx context.Context, c *Change) Outcome {
 		// Every answer but a 429 shows the rate the server takes.
 		switch {
 		case class == ClassThrottled:
-			a.limiter.Done(sent, attemptThrottled)
+			a.limiter.Throttled(sent, a.gateWait(last))
 		case last.status != 0:
 			a.limiter.Done(sent, attemptAccepted)
 		default:
@@ -447,6 +447,19 @@ func (a *sender) retryWait(last answer, attempt int, throttled bool) time.Durati
 		return ra + time.Duration(rand.Int64N(int64(ra/4)+1))
 	}
 	return max(wait, ra)
+}
+
+// gateWait is the wait a 429 asked for that the limiter may hold every
+// attempt for: none when it is longer than --max-retry-wait, which fails
+// its row instead.
+func (a *sender) gateWait(last answer) time.Duration {
+	if last.apiErr == nil {
+		return 0
+	}
+	if ra := last.apiErr.RetryAfter; a.opts.MaxRetryWait <= 0 || ra <= a.opts.MaxRetryWait {
+		return ra
+	}
+	return 0
 }
 
 // backoff is exponential with full jitter: a random wait up to

@@ -65,6 +65,14 @@ import (
 // probe there would keep its row waiting out a Retry-After after all the
 // others.
 //
+// A 429 whose Retry-After is 2 s or more holds every attempt until then
+// (closeGate), not only its row: no request would pass before. That is
+// what a fixed-window server says when its window is spent (Linq documents
+// "30 messages per 60-second window"); letting other rows go meanwhile
+// only burnt their attempts, and failed rows. Such a server accepts its
+// whole window at once, so its rate is measured over a whole cycle, from
+// one gate's end to the next 429 (measureCycle).
+//
 // Between two 429s the server's bucket was empty at both ends, so what it
 // accepted in between is a floor for its limit (floorSince). A 429 while
 // holding under a measured limit lowers that limit to this floor: a step
@@ -117,6 +125,15 @@ type limiter struct {
 	// rate above the limit.
 	burst float64
 
+	// A 429 asking for a wait of minGate or more closes a gate: no
+	// attempt goes before gateUntil (closeGate). gateFrom is when it
+	// closed, until the meter has counted the gate as a wait. What the
+	// server accepted since the last gate opened (cycleFrom) measures a
+	// server that refuses for whole windows (measureCycle).
+	gateFrom, gateUntil time.Time
+	cycleFrom           time.Time
+	cycleOK             int
+
 	// left, when set, counts the rows not yet finished: near the end of
 	// a run the rate no longer probes above the limit (ending).
 	left func() int
@@ -164,6 +181,12 @@ const (
 	stepLen         = 300 * time.Millisecond // a step must last this long, and stepOK answers, without a 429
 	stepOK          = 15
 	endGuard        = 3 * time.Second // no probe above wmax when the rows left take less than this at it
+	// minGate is the shortest Retry-After that holds every attempt, not
+	// only the row that met it. Retry-After is in whole seconds, rounded
+	// up: "1" may mean 20 ms, while "2" or more means no request passes
+	// for more than a second, at any rate above 1 a second or in a fixed
+	// window that will not reset before then.
+	minGate = 2 * time.Second
 )
 
 // meter counts attempts by the slot in which they were sent.
@@ -360,6 +383,16 @@ func (l *limiter) take(now time.Time, t *ticket) time.Duration {
 		l.begin(now)
 	}
 	l.follow(now)
+	if now.Before(l.gateUntil) {
+		t.ok = false                // scheduled afresh from gateUntil
+		return l.gateUntil.Sub(now) // nothing shortens a gate
+	}
+	if !l.gateFrom.IsZero() {
+		// The gate was a wait, not a window in which the server accepted
+		// nothing.
+		l.meter.addIdle(l.gateFrom, l.gateUntil)
+		l.gateFrom = time.Time{}
+	}
 	if l.rate > 0 {
 		if !t.ok || t.gen != l.gen {
 			at := now
@@ -419,11 +452,36 @@ const (
 	attemptLost                           // no answer
 )
 
-// Done records the answer of the attempt Wait let go at sent.
+// Done records the answer of the attempt Wait let go at sent. A 429 with
+// the server's wait goes to Throttled instead.
 func (l *limiter) Done(sent time.Time, res attemptResult) {
+	if res == attemptThrottled {
+		l.Throttled(sent, 0)
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.record(l.now(), sent, res)
+}
+
+// Throttled records a 429 for the attempt Wait let go at sent, with the
+// wait the server asked for (Retry-After), 0 when it gave none.
+func (l *limiter) Throttled(sent time.Time, retryAfter time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
+	l.record(now, sent, attemptThrottled)
+	if retryAfter < minGate {
+		l.throttled(now, sent)
+		return
+	}
+	if !l.measureCycle(now, sent, retryAfter) {
+		l.throttled(now, sent)
+	}
+	l.closeGate(now, now.Add(retryAfter))
+}
+
+func (l *limiter) record(now, sent time.Time, res attemptResult) {
 	l.end(now)
 	if s := l.meter.peek(slotOf(sent)); s != nil {
 		s.done++
@@ -434,9 +492,52 @@ func (l *limiter) Done(sent time.Time, res attemptResult) {
 			s.throttled++
 		}
 	}
-	if res == attemptThrottled {
-		l.throttled(now, sent)
+	if res == attemptAccepted && !l.cycleFrom.IsZero() && !sent.Before(l.cycleFrom) {
+		l.cycleOK++
 	}
+}
+
+// closeGate lets no attempt go before until: the server said that none
+// would pass before then. The attempts waiting are scheduled again from
+// until at the rate of the time, not all let go at once.
+func (l *limiter) closeGate(now, until time.Time) {
+	if !until.After(l.gateUntil) {
+		return
+	}
+	if !now.Before(l.gateUntil) {
+		l.gateFrom = now // a new gate, not a longer one
+	}
+	l.gateUntil = until
+	l.cycleFrom, l.cycleOK = until, 0
+	l.gen++
+	l.genRate = l.rate
+	l.next = until
+}
+
+// measureCycle is the limit of a server that asks for long waits: what it
+// accepted from the end of the last gate to when it says the next request
+// will pass. A fixed-window server (Linq documents "30 messages per 60-second
+// window") accepts its whole window at once and refuses the rest until the
+// window ends, so no short window measures it: the accepted rate is huge at
+// the start of a window and nothing after. Over a whole cycle it is the
+// window's count over its length (plus up to the second Retry-After rounds
+// up). It reports whether it set the rate; only the first 429 after a gate
+// measures.
+func (l *limiter) measureCycle(now, sent time.Time, retryAfter time.Duration) bool {
+	if l.cycleFrom.IsZero() || sent.Before(l.cycleFrom) || l.cycleOK < minAccepted {
+		return false
+	}
+	limit := float64(l.cycleOK) / now.Add(retryAfter).Sub(l.cycleFrom).Seconds()
+	next := max(cutShareOfLimit*limit, minRate)
+	if l.ceiling > 0 {
+		next = min(next, l.ceiling)
+	}
+	l.phase, l.wmax, l.hi = phaseCubic, limit, 0
+	l.stepRate, l.stepAt = 0, time.Time{}
+	l.noisy, l.noiseChecked, l.cutShare = false, false, 0
+	l.cutAt, l.lastCut, l.lastLook, l.cutRate = now, now, now, next
+	l.setRate(next, now, true)
+	return true
 }
 
 // throttled decides whether a 429 for an attempt sent at sent cuts the
