@@ -79,6 +79,10 @@ type Job struct {
 	// run's error, or a new one when it failed.
 	Finish func(*Summary, error) error
 
+	// newLimiter, when set, makes apply's limiter instead of newLimiter:
+	// tests look at the limiter a run uses.
+	newLimiter func(perSecond float64, now func() time.Time) *limiter
+
 	// Set by Validate.
 	validated  bool
 	account    string
@@ -279,6 +283,7 @@ func (j *Job) Run(hard, stop context.Context) (runErr error) {
 		stop: stop, snapshotTimeout: j.SnapshotTimeout, client: j.client,
 		report: out.reportWriter, summary: j.summary, state: state, shard: j.RunShard(),
 		events: j.Events, log: j.Log, reportAbsent: j.ReportAbsent, reads: reads,
+		newLimiter: j.newLimiter,
 	}
 	if out.planOut != nil {
 		r.planOut = NewPlanWriter(out.planOut.f, j.account, j.Input)

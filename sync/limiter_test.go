@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bulksync/bulksync/internal/linqfake"
 )
 
 // The limiter is tested against a model: C workers, each carrying rows one
@@ -926,5 +928,59 @@ func TestLimiterWaitCancel(t *testing.T) {
 	}
 	if l.busy != 0 {
 		t.Errorf("busy = %d after every attempt ended", l.busy)
+	}
+}
+
+// limiterLeft records, at each write attempt, how many rows the run's
+// limiter was told are left.
+type limiterLeft struct {
+	l    **limiter
+	left *[]int
+}
+
+func (limiterLeft) Planned(int, int)   {}
+func (limiterLeft) Reported(ReportRow) {}
+func (r limiterLeft) Attempted(ev AttemptEvent) {
+	if ev.Line == 0 {
+		return // a read before the writes
+	}
+	n := -1 // not told
+	if l := *r.l; l != nil && l.left != nil {
+		n = l.left()
+	}
+	*r.left = append(*r.left, n)
+}
+
+// apply tells its limiter how many rows are left, so that it stops
+// probing above the limit near the end of a run (TestLimiterNoProbeAtTheEnd
+// tests the limiter's side): all the changes at the first attempt, one
+// fewer at each next, none at the end.
+func TestApplyTellsLimiterRowsLeft(t *testing.T) {
+	_, url := startFake(t, linqfake.Options{})
+	var l *limiter
+	var left []int
+	res := runSync(t, url, export(20, "New"), func(j *Job) {
+		j.Apply.Concurrency = 1 // one row at a time: the k-th attempt sees k rows done
+		j.Events = limiterLeft{&l, &left}
+		j.newLimiter = func(perSecond float64, now func() time.Time) *limiter {
+			l = newLimiter(perSecond, now)
+			return l
+		}
+	})
+	if res.err != nil || res.summary.Results[ResultOK] != 20 {
+		t.Fatalf("run: %v, results %v", res.err, res.summary.Results)
+	}
+	want := make([]int, 20)
+	for i := range want {
+		want[i] = 20 - i
+	}
+	if !slices.Equal(left, want) {
+		t.Errorf("rows left as the limiter saw them at each attempt: %v, want %v", left, want)
+	}
+	if l.left == nil {
+		t.Fatal("the limiter was never told how many rows are left")
+	}
+	if n := l.left(); n != 0 {
+		t.Errorf("at the end the limiter was told %d rows are left, want 0", n)
 	}
 }

@@ -50,6 +50,9 @@ type runner struct {
 	// started by Job.Run before the run began (startLiveReads); run
 	// starts them itself otherwise.
 	reads *liveReads
+
+	// newLimiter makes apply's limiter; nil is newLimiter (see Job).
+	newLimiter func(perSecond float64, now func() time.Time) *limiter
 }
 
 // run is the life of every run, an export's or a saved plan's:
@@ -167,13 +170,17 @@ func (r *runner) run(ctx context.Context, src changeSource) error {
 func (r *runner) execute(ctx context.Context, changes func(each func(Change) error) error) error {
 	stop, stopWith := context.WithCancelCause(r.stop)
 	defer stopWith(nil)
+	makeLimiter := r.newLimiter
+	if makeLimiter == nil {
+		makeLimiter = newLimiter
+	}
 	a := &sender{
 		events:   r.events,
 		client:   r.client.ClientInterface,
 		opts:     r.requests,
 		plan:     r.plan,
 		state:    r.state,
-		limiter:  newLimiter(r.requests.Rate, time.Now),
+		limiter:  makeLimiter(r.requests.Rate, time.Now),
 		slots:    make(chan struct{}, r.requests.Concurrency),
 		stop:     stop,
 		stopWith: stopWith,
