@@ -638,14 +638,7 @@ func TestLimiterMatrix(t *testing.T) {
 	if testing.Short() {
 		t.Skip("tuning aid")
 	}
-	var expJit time.Duration
-	if v := os.Getenv("LIMITER_JITTER"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			t.Fatalf("LIMITER_JITTER=%q: %v", v, err)
-		}
-		expJit = d
-	}
+	expJit := limiterJitter(t)
 	// LIMITER_SEEDS=N runs each cell N times with other random jitter:
 	// with jitter one run per cell is too few to compare two limiters.
 	seeds := uint64(1)
@@ -759,7 +752,7 @@ func TestLimiterFixedWindowRetryAfter(t *testing.T) {
 // all of it, with 429s only at the edge of a window: waiting out a
 // Retry-After that says when the window ends loses nothing. It checks that
 // every row got through and that the limiter's count of busy attempts
-// returns to 0.
+// returns to 0. LIMITER_JITTER applies as in TestLimiterMatrix.
 func TestLimiterWindowMatrix(t *testing.T) {
 	if testing.Short() {
 		t.Skip("tuning aid")
@@ -787,6 +780,7 @@ func TestLimiterWindowMatrix(t *testing.T) {
 				}
 				name := fmt.Sprintf("limit%g/window%v/latency%v/retry-%s", c.limit, c.window, latency, ra)
 				cfg := baseSim(srv, c.rows)
+				cfg.expJit = limiterJitter(t)
 				ideal := time.Duration(float64(c.rows)/c.limit) * time.Second
 				cfg.maxTime = 10 * ideal
 				res, _ := simulate(cfg)
@@ -820,6 +814,20 @@ func TestLimiterWindowMatrix(t *testing.T) {
 	}
 	t.Logf("fixed-window cells: >= 95%% of the limit %d/%d, <= 1%% 429s %d/%d, rows failed in %d, unfinished in 10 times the ideal %d",
 		rateOK, cells, shareOK, cells, failed, unfinished)
+}
+
+// limiterJitter is LIMITER_JITTER, the model's arrival jitter for the
+// matrices (see TestLimiterMatrix); 0 when unset.
+func limiterJitter(t *testing.T) time.Duration {
+	v := os.Getenv("LIMITER_JITTER")
+	if v == "" {
+		return 0
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		t.Fatalf("LIMITER_JITTER=%q: %v", v, err)
+	}
+	return d
 }
 
 func b2i(b bool) int {
