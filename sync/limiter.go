@@ -77,6 +77,20 @@ import (
 // accepted in between is a floor for its limit (floorSince). A 429 while
 // holding under a measured limit lowers that limit to this floor: a step
 // just above the limit can pass as clean while the bucket drains slowly.
+//
+// A server with a burst of 1 (single: it accepted no two attempts much
+// closer than its limit's spacing, though closer ones went) refuses any
+// release less than 1/limit after the last one it accepted. There the rate
+// must hold within a few percent of the limit, and which few is decided by
+// how evenly releases arrive, not by the bucket. So once the bracket is
+// narrow the hold moves in small steps (creepUp): up creepFirst after a
+// hold of at least a second without a 429, doubling while they stay clean,
+// and down to singleCut of itself (or the level the last rise left) at a
+// 429, with no dip, since such a bucket is owed nothing, and a longer hold
+// before the next rise. The cubic curve restarted 3% under a measured limit
+// after each failed probe, and probes failed near the limit by jitter
+// alone, so the hold stayed about 5% under it. The pacer does not catch up
+// late releases on such a server either (pacer.go).
 type limiter struct {
 	mu      stdsync.Mutex
 	now     func() time.Time
@@ -133,10 +147,24 @@ type limiter struct {
 	gateFrom, gateUntil time.Time
 	cycleFrom           time.Time
 	cycleOK             int
+	// lastOK is when the latest accepted attempt (by send time) was let
+	// go, and minOKGap the shortest gap between two accepted attempts so
+	// far: a server holding one token (burst 1) accepts none closer than
+	// its limit's own spacing (single). minGapSent is the shortest gap
+	// between two releases: whether closer ones were tried at all.
+	lastOK               time.Time
+	minOKGap, minGapSent time.Duration
+	// creep is the next rise of the hold at wmax on such a server after a
+	// clean hold (singleHold), and clean the level that rise left: the
+	// last one known to hold without a 429.
+	creep, clean float64
 
 	// left, when set, counts the rows not yet finished: near the end of
 	// a run the rate no longer probes above the limit (ending).
 	left func() int
+	// trace, when set, is told of every decision (the model's
+	// LIMITER_TRACE).
+	trace func(now time.Time, format string, args ...any)
 
 	meter     meter
 	born      int64     // the slot the limiter was made in
@@ -186,7 +214,12 @@ const (
 	// up: "1" may mean 20 ms, while "2" or more means no request passes
 	// for more than a second, at any rate above 1 a second or in a fixed
 	// window that will not reset before then.
-	minGate = 2 * time.Second
+	minGate     = 2 * time.Second
+	singleGap   = 0.5   // accepted attempts never closer than this share of 1/wmax: a burst-1 server
+	singleTried = 0.75  // ... if attempts closer than this share of the closest accepted were sent
+	creepFirst  = 0.005 // a burst-1 hold rises this much after its first clean hold, doubling after each
+	creepMax    = 0.04
+	singleCut   = 0.98 // a 429 while holding at wmax on a burst-1 server lowers it this much
 )
 
 // meter counts attempts by the slot in which they were sent.
@@ -321,7 +354,7 @@ func (w window) share() float64 {
 }
 
 func newLimiter(perSecond float64, now func() time.Time) *limiter {
-	l := &limiter{now: now}
+	l := &limiter{now: now, minGapSent: math.MaxInt64}
 	l.idleSince = now() // nothing was sent before the limiter existed
 	l.born = slotOf(l.idleSince)
 	if perSecond > 0 {
@@ -404,7 +437,7 @@ func (l *limiter) take(now time.Time, t *ticket) time.Duration {
 		}
 		t.due = t.at
 		if !l.last.IsZero() {
-			t.due = maxTime(t.due, l.last.Add(minGap(l.interval())))
+			t.due = maxTime(t.due, l.last.Add(l.minGap()))
 		}
 		if d := t.due.Sub(now); d > 0 {
 			if l.phase == phaseStart {
@@ -412,6 +445,9 @@ func (l *limiter) take(now time.Time, t *ticket) time.Duration {
 			}
 			return min(d, maxPace)
 		}
+	}
+	if !l.last.IsZero() {
+		l.minGapSent = min(l.minGapSent, now.Sub(l.last))
 	}
 	l.last = now
 	l.meter.at(slotOf(now)).sent++
@@ -483,6 +519,14 @@ func (l *limiter) Throttled(sent time.Time, retryAfter time.Duration) {
 
 func (l *limiter) record(now, sent time.Time, res attemptResult) {
 	l.end(now)
+	if res == attemptAccepted && sent.After(l.lastOK) {
+		if !l.lastOK.IsZero() {
+			if gap := sent.Sub(l.lastOK); l.minOKGap == 0 || gap < l.minOKGap {
+				l.minOKGap = gap
+			}
+		}
+		l.lastOK = sent
+	}
 	if s := l.meter.peek(slotOf(sent)); s != nil {
 		s.done++
 		switch res {
@@ -543,10 +587,36 @@ func (l *limiter) measureCycle(now, sent time.Time, retryAfter time.Duration) bo
 // throttled decides whether a 429 for an attempt sent at sent cuts the
 // rate, and to what.
 func (l *limiter) throttled(now, sent time.Time) {
+	if l.trace != nil {
+		l.trace(now, "429 sent %v ago: phase %d rate %.2f wmax %.2f hi %.2f step %.2f", now.Sub(sent), l.phase, l.rate, l.wmax, l.hi, l.stepRate)
+		defer func() {
+			l.trace(now, "  now phase %d rate %.2f wmax %.2f hi %.2f hold %v", l.phase, l.rate, l.wmax, l.hi, l.hold)
+		}()
+	}
 	first := l.phase == phaseOpen || l.phase == phaseStart // no 429 yet
 	if !first {
 		if sent.Before(l.lastCut) {
 			return // sent before the last cut, which already answered it
+		}
+		if l.singleHold() {
+			// A 429 while holding at wmax on a burst-1 server: some
+			// release came too close to the last accepted one. Nothing
+			// is owed to its bucket, so there is no dip: hold a little
+			// lower, and longer before rising again.
+			l.follow(now)
+			l.hi = l.wmax
+			l.wmax = singleCut * l.wmax
+			if l.clean > 0 {
+				// A rise that failed at once returns to the level it
+				// left.
+				l.wmax = min(l.wmax, l.clean)
+			}
+			l.hold = min(max(2*l.hold, 2*time.Second), maxHold)
+			l.creep = creepFirst
+			l.cutAt, l.lastCut, l.cutRate = now.Add(-cubicK), now, l.wmax
+			l.noiseChecked, l.cutShare = false, 0
+			l.setRate(l.wmax, now, true)
+			return
 		}
 		if l.phase == phaseCubic && l.stepRate > 0 && !sent.Before(l.stepAt) {
 			// A bisection step failed: the limit lies under its rate.
@@ -810,6 +880,9 @@ func (l *limiter) step(now time.Time) float64 {
 	if l.stepRate > 0 && now.Sub(l.stepAt) >= need {
 		w := l.meter.window(slotOf(l.stepAt)+1, slotOf(now), l.born, l.idleSince)
 		if w.thr == 0 && w.ok >= stepOK {
+			if l.trace != nil {
+				l.trace(now, "step at %.2f clean, hi %.2f", l.stepRate, l.hi)
+			}
 			l.wmax, l.stepRate = l.stepRate, 0
 			if l.hi <= bracketWide*l.wmax {
 				// Narrow: hold at wmax from now, as after a return.
@@ -822,6 +895,48 @@ func (l *limiter) step(now time.Time) float64 {
 		l.stepAt, l.stepRate = now, (l.wmax+l.hi)/2
 	}
 	return l.stepRate
+}
+
+// single reports whether the server looks like it holds one token (burst
+// 1): it accepted no two attempts much closer than the measured limit's
+// spacing, though closer ones were let go. Such a server refuses a release that comes
+// less than 1/limit after the last one it accepted, however few came
+// before. A client that never sent closer does not know.
+func (l *limiter) single() bool {
+	return l.wmax > 0 && l.minOKGap > 0 && l.minOKGap.Seconds()*l.wmax >= singleGap &&
+		float64(l.minGapSent) < singleTried*float64(l.minOKGap)
+}
+
+// singleHold reports whether the rate holds at a measured limit on a
+// burst-1 server: the bracket is narrow and the climb back is over.
+func (l *limiter) singleHold() bool {
+	return l.phase == phaseCubic && l.stepRate == 0 && l.hi <= bracketWide*l.wmax &&
+		!l.cutAt.IsZero() && l.now().Sub(l.cutAt) >= cubicK && l.single()
+}
+
+// creepUp raises the hold at wmax on a burst-1 server by creep after each
+// clean hold, doubling creep each time, so the hold converges on the
+// highest rate the server takes without 429s instead of restarting the
+// cubic curve 3% under it after every one.
+func (l *limiter) creepUp(now time.Time) float64 {
+	held := l.cutAt.Add(cubicK)
+	if now.Sub(held) < max(l.hold, time.Second) || l.ending() {
+		return l.wmax
+	}
+	w := l.meter.window(slotOf(held)+1, slotOf(now), l.born, l.idleSince)
+	if w.thr == 0 && w.ok >= minAccepted {
+		if l.creep == 0 {
+			l.creep = creepFirst
+		}
+		l.clean = l.wmax
+		l.wmax *= 1 + l.creep
+		l.creep = min(2*l.creep, creepMax)
+		if l.trace != nil {
+			l.trace(now, "clean hold: wmax %.2f", l.wmax)
+		}
+	}
+	l.cutAt = now.Add(-cubicK)
+	return l.wmax
 }
 
 // follow moves the rate along the curve of the current phase.
@@ -840,6 +955,8 @@ func (l *limiter) follow(now time.Time) {
 		k := cubicK.Seconds()
 		if l.hi > bracketWide*l.wmax && now.Sub(l.cutAt) >= stepAfter {
 			r = l.step(now)
+		} else if l.singleHold() {
+			r = l.creepUp(now)
 		} else if t < k {
 			x := 1 - t/k
 			r = l.wmax - (l.wmax-l.cutRate)*x*x*x

@@ -37,9 +37,23 @@ import (
 // last one. Not the whole interval: the schedule would then slip by every
 // release's lateness and never catch up. A cut sets the rate cutShareOfLimit
 // under the measured limit, so minGap is then the limit's own spacing, and
-// a late release is caught up 3% of an interval per release.
+// a late release is caught up 3% of an interval per release. On a burst-1
+// server the rate holds within 2% of the limit (creepUp), where minGap would
+// come under the limit's spacing: there a release waits the whole interval
+// (limiter.minGap).
 func minGap(interval time.Duration) time.Duration {
 	return time.Duration(cutShareOfLimit * float64(interval))
+}
+
+// minGap is the shortest gap after the last release at the current rate.
+// On a burst-1 server (single) there is no catching up: the rate holds just
+// under the limit, and a release closer than the interval to the last
+// would come under the limit's own spacing.
+func (l *limiter) minGap() time.Duration {
+	if l.single() {
+		return l.interval()
+	}
+	return minGap(l.interval())
 }
 
 // preciseLead is how long before its release an attempt stops sleeping on

@@ -125,3 +125,54 @@ func TestLimiterLateReleaseKeepsGap(t *testing.T) {
 		t.Fatalf("third attempt, minGap after the second, waits %v more", d)
 	}
 }
+
+// A server holding one token (burst 1) refuses a request that comes less
+// than 1/limit after the last one it accepted, so once it shows as such
+// (no two accepted attempts much closer than the measured limit's spacing)
+// a late release is not caught up: the next waits a whole interval after
+// it.
+func TestLimiterBurstOneNoCatchUp(t *testing.T) {
+	clock := &fakeClock{t: time.Unix(1_000_000, 0)}
+	l := newLimiter(50, clock.now) // tickets 20 ms apart
+	for range 2 {
+		var tk ticket
+		if d := l.take(clock.now(), &tk); d != 0 {
+			t.Fatalf("attempt waits %v", d)
+		}
+		l.Done(clock.now(), attemptAccepted)
+		clock.advance(20 * time.Millisecond)
+	}
+	// As measured: attempts were let go 5 ms apart (a search above the
+	// limit), and the server accepted none closer than 20 ms.
+	l.wmax, l.minGapSent = 50, 5*time.Millisecond
+	if !l.single() {
+		t.Fatalf("accepted attempts 20 ms apart at a measured limit of 50/s: not taken for a burst-1 server")
+	}
+	var a, b ticket
+	first := clock.now()
+	if d := l.take(clock.now(), &a); d != 0 {
+		t.Fatalf("first attempt waits %v", d)
+	}
+	if d := l.take(clock.now(), &b); d != 20*time.Millisecond {
+		t.Fatalf("second attempt waits %v, want 20ms", d)
+	}
+	clock.advance(5 * time.Millisecond)
+	var c ticket
+	l.take(clock.now(), &c)              // planned 40 ms after the first
+	clock.advance(20 * time.Millisecond) // the second is let go 5 ms late
+	if d := l.take(clock.now(), &b); d != 0 {
+		t.Fatalf("second attempt, late, waits %v more", d)
+	}
+	clock.advance(15 * time.Millisecond) // the third's planned time
+	if d := l.take(clock.now(), &c); d != 5*time.Millisecond {
+		t.Fatalf("third attempt, on time 15 ms after a late one, waits %v, want 5ms (20 ms after it)", d)
+	}
+
+	// A server with a burst takes attempts closer than its limit's
+	// spacing: there the schedule is caught up as before.
+	l.Done(first, attemptAccepted)
+	l.Done(first.Add(time.Millisecond), attemptAccepted)
+	if l.single() || l.minGap() != minGap(l.interval()) {
+		t.Fatalf("accepted attempts 1 ms apart: taken for a burst-1 server (gap after a release %v)", l.minGap())
+	}
+}
