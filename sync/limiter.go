@@ -90,7 +90,11 @@ import (
 // before the next rise. The cubic curve restarted 3% under a measured limit
 // after each failed probe, and probes failed near the limit by jitter
 // alone, so the hold stayed about 5% under it. The pacer does not catch up
-// late releases on such a server either (pacer.go).
+// late releases on such a server either (pacer.go). Its limit also shows in
+// the gaps between releases: the shortest gap it accepted and the longest
+// it refused lie either side of 1/limit, so when the search first measures
+// it, the hold starts singleCut under that (gapLimit) rather than bisecting
+// up from what a window refused throughout accepted, about half the limit.
 type limiter struct {
 	mu      stdsync.Mutex
 	now     func() time.Time
@@ -154,6 +158,9 @@ type limiter struct {
 	// between two releases: whether closer ones were tried at all.
 	lastOK               time.Time
 	minOKGap, minGapSent time.Duration
+	// maxRefGap is the longest gap between an accepted attempt and a
+	// refused one let go after it: on a burst-1 server, under 1/limit.
+	maxRefGap time.Duration
 	// creep is the next rise of the hold at wmax on such a server after a
 	// clean hold (singleHold), and clean the level that rise left: the
 	// last one known to hold without a 429.
@@ -220,6 +227,7 @@ const (
 	creepFirst  = 0.005 // a burst-1 hold rises this much after its first clean hold, doubling after each
 	creepMax    = 0.04
 	singleCut   = 0.98 // a 429 while holding at wmax on a burst-1 server lowers it this much
+	gapAgree    = 1.1  // the longest refused gap at most this many times the shortest accepted one
 )
 
 // meter counts attempts by the slot in which they were sent.
@@ -536,6 +544,14 @@ func (l *limiter) record(now, sent time.Time, res attemptResult) {
 			s.throttled++
 		}
 	}
+	if res == attemptThrottled && !l.lastOK.IsZero() && sent.After(l.lastOK) {
+		// The gap to the last accepted attempt, if no attempt let go
+		// between them is still waiting for its answer (a 429 comes
+		// back before the latency an accepted answer has).
+		if l.meter.window(slotOf(l.lastOK), slotOf(sent), l.born, time.Time{}).pendingAll == 0 {
+			l.maxRefGap = max(l.maxRefGap, sent.Sub(l.lastOK))
+		}
+	}
 	if res == attemptAccepted && !l.cycleFrom.IsZero() && !sent.Before(l.cycleFrom) {
 		l.cycleOK++
 	}
@@ -763,6 +779,14 @@ func (l *limiter) throttled(now, sent time.Time) {
 				}
 			}
 		}
+		if l.phase == phaseSearch {
+			if lim, ok := l.gapLimit(); ok && singleCut*lim > l.wmax && (l.hi == 0 || lim < l.hi) {
+				// A burst-1 server: the gaps it took and refused
+				// put its limit closer than any window can.
+				l.wmax, l.hi = singleCut*lim, lim
+				next = cutShareOfLimit * l.wmax
+			}
+		}
 		if l.phase == phaseStart {
 			l.phase = phaseSearch
 		} else {
@@ -899,12 +923,29 @@ func (l *limiter) step(now time.Time) float64 {
 
 // single reports whether the server looks like it holds one token (burst
 // 1): it accepted no two attempts much closer than the measured limit's
-// spacing, though closer ones were let go. Such a server refuses a release that comes
-// less than 1/limit after the last one it accepted, however few came
-// before. A client that never sent closer does not know.
+// spacing, though closer ones were let go. Such a server refuses a release
+// that comes less than 1/limit after the last one it accepted, however few
+// came before. A client that never sent closer does not know.
 func (l *limiter) single() bool {
 	return l.wmax > 0 && l.minOKGap > 0 && l.minOKGap.Seconds()*l.wmax >= singleGap &&
 		float64(l.minGapSent) < singleTried*float64(l.minOKGap)
+}
+
+// gapLimit is the limit a burst-1 server shows by the gaps between the
+// releases it took and refused: it accepts none closer than 1/limit to the
+// last one it accepted, and refuses any. So the shortest gap it accepted
+// and the longest it refused lie either side of 1/limit, up to how unevenly
+// requests arrive; the lower of the two rates is taken. ok is false unless
+// those two gaps agree to within gapAgree (a server with a burst accepts
+// gaps far shorter than some it refuses, and where arrivals are uneven
+// against the limit's spacing, at high limits, the gaps say little) and
+// shorter gaps were tried.
+func (l *limiter) gapLimit() (float64, bool) {
+	if l.minOKGap <= 0 || l.maxRefGap <= 0 || float64(l.maxRefGap) > gapAgree*float64(l.minOKGap) ||
+		float64(l.minGapSent) >= singleTried*float64(l.minOKGap) {
+		return 0, false
+	}
+	return 1 / max(l.minOKGap, l.maxRefGap).Seconds(), true
 }
 
 // singleHold reports whether the rate holds at a measured limit on a

@@ -1035,3 +1035,17 @@ func TestLimiterBurstOneHoldsNearTheLimit(t *testing.T) {
 		}
 	}
 }
+
+// A burst-1 server accepts no release closer than 1/limit after the last
+// one it accepted and refuses every one that is, so the gaps it took and
+// refused during the search put its limit within a few percent at the
+// first measurement. The bisection that used to follow took until about
+// 1.5 s, and the first second of a run at 50/s took 31-32 requests.
+func TestLimiterBurstOneGaps(t *testing.T) {
+	res, _ := simulate(baseSim(simServer{limit: constant(50), burst: 1, retryAfter: time.Second}, 750))
+	t.Logf("%d accepted in the first second, %.1f%% of the limit over the run, %d 429s", res.perSecond[0].ok, 100*res.okRate()/50, res.throttled)
+	if res.perSecond[0].ok < 38 || res.okRate() < 0.95*50 || res.share() > 0.01 {
+		t.Errorf("%d accepted in the first second (want at least 38), %.1f%% of the limit over the run (want at least 95%%), %.2f%% 429s (want at most 1%%)\n%v",
+			res.perSecond[0].ok, 100*res.okRate()/50, 100*res.share(), res)
+	}
+}
