@@ -221,13 +221,14 @@ const (
 	// up: "1" may mean 20 ms, while "2" or more means no request passes
 	// for more than a second, at any rate above 1 a second or in a fixed
 	// window that will not reset before then.
-	minGate     = 2 * time.Second
-	singleGap   = 0.5   // accepted attempts never closer than this share of 1/wmax: a burst-1 server
-	singleTried = 0.75  // ... if attempts closer than this share of the closest accepted were sent
-	creepFirst  = 0.005 // a burst-1 hold rises this much after its first clean hold, doubling after each
-	creepMax    = 0.04
-	singleCut   = 0.98 // a 429 while holding at wmax on a burst-1 server lowers it this much
-	gapAgree    = 1.1  // the longest refused gap at most this many times the shortest accepted one
+	minGate        = 2 * time.Second
+	singleGap      = 0.5   // accepted attempts never closer than this share of 1/wmax: a burst-1 server
+	singleTried    = 0.75  // ... if attempts closer than this share of the closest accepted were sent
+	creepFirst     = 0.005 // a burst-1 hold rises this much after its first clean hold, doubling after each
+	creepMax       = 0.04
+	singleCut      = 0.98                   // a 429 while holding at wmax on a burst-1 server lowers it this much
+	gapAgree       = 1.1                    // the longest refused gap at most this many times the shortest accepted one
+	singleCooldown = 250 * time.Millisecond // between two 2% cuts of a burst-1 hold
 )
 
 // meter counts attempts by the slot in which they were sent.
@@ -614,11 +615,16 @@ func (l *limiter) throttled(now, sent time.Time) {
 		if sent.Before(l.lastCut) {
 			return // sent before the last cut, which already answered it
 		}
-		if l.singleHold() {
+		if l.singleHold(now) {
 			// A 429 while holding at wmax on a burst-1 server: some
 			// release came too close to the last accepted one. Nothing
 			// is owed to its bucket, so there is no dip: hold a little
-			// lower, and longer before rising again.
+			// lower, and longer before rising again. At most once per
+			// singleCooldown: 429s that come whatever the rate must
+			// not walk the hold down 2% at each.
+			if now.Sub(l.lastCut) < singleCooldown {
+				return
+			}
 			l.follow(now)
 			l.hi = l.wmax
 			l.wmax = singleCut * l.wmax
@@ -950,9 +956,9 @@ func (l *limiter) gapLimit() (float64, bool) {
 
 // singleHold reports whether the rate holds at a measured limit on a
 // burst-1 server: the bracket is narrow and the climb back is over.
-func (l *limiter) singleHold() bool {
+func (l *limiter) singleHold(now time.Time) bool {
 	return l.phase == phaseCubic && l.stepRate == 0 && l.hi <= bracketWide*l.wmax &&
-		!l.cutAt.IsZero() && l.now().Sub(l.cutAt) >= cubicK && l.single()
+		!l.cutAt.IsZero() && now.Sub(l.cutAt) >= cubicK && l.single()
 }
 
 // creepUp raises the hold at wmax on a burst-1 server by creep after each
@@ -996,7 +1002,7 @@ func (l *limiter) follow(now time.Time) {
 		k := cubicK.Seconds()
 		if l.hi > bracketWide*l.wmax && now.Sub(l.cutAt) >= stepAfter {
 			r = l.step(now)
-		} else if l.singleHold() {
+		} else if l.singleHold(now) {
 			r = l.creepUp(now)
 		} else if t < k {
 			x := 1 - t/k
