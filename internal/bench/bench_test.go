@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -157,6 +158,9 @@ func TestParseOnly(t *testing.T) {
 	if m, err := parseOnly("6j"); err != nil || !m["6j"] || m["6"] {
 		t.Errorf(`parseOnly("6j") = %v, %v`, m, err)
 	}
+	if m, err := parseOnly("6w"); err != nil || !m["6w"] || m["6"] {
+		t.Errorf(`parseOnly("6w") = %v, %v`, m, err)
+	}
 	for _, bad := range []string{"8", "0", "x", "12", "1,", "6k"} {
 		if _, err := parseOnly(bad); err == nil {
 			t.Errorf("parseOnly(%q): no error", bad)
@@ -252,5 +256,23 @@ func TestLimitCells(t *testing.T) {
 		if !strings.Contains(md, want) {
 			t.Errorf("matrix lacks %q:\n%s", want, md)
 		}
+	}
+}
+
+// The fixed windows are replayed from the log: a client that sends each
+// window's n at its start uses all of them; one that leaves a gap between
+// windows, or a window part used, less.
+func TestWindowShare(t *testing.T) {
+	at := func(ms int, status int) logEntry {
+		return logEntry{Time: time.Unix(1_000_000, 0).Add(time.Duration(ms) * time.Millisecond), Status: status}
+	}
+	// 2 per 1 s window.
+	full := []logEntry{at(0, 200), at(1, 200), at(2, 429), at(1000, 200), at(1001, 200), at(2000, 200), at(2001, 200)}
+	if share, n := windowShare(full, 2, time.Second); n != 3 || math.Abs(share-1) > 1e-9 {
+		t.Errorf("back to back, full: %v over %d windows, want 100%% over 3", share, n)
+	}
+	gap := []logEntry{at(0, 200), at(1, 200), at(1500, 200), at(1501, 200)}
+	if share, n := windowShare(gap, 2, time.Second); n != 2 || math.Abs(share-0.8) > 1e-9 {
+		t.Errorf("half a window lost: %v over %d windows, want 80%% over 2", share, n)
 	}
 }

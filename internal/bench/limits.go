@@ -106,8 +106,8 @@ func (b *bench) rateMatrix(ctx context.Context) []figure {
 		{id: "6c", name: "the same runs: cells reaching 90% of the limit (over one second) within 3 s of the first 429",
 			value: float64(okReach) / n, shown: fmt.Sprintf("%d/%d", okReach, len(cells)), goal: atLeast(1, "all"), detail: detail},
 	}
-	if sz.matrixCells == nil { // a part of the matrix is a quick look at a few cells; -only 6j runs 6j alone
-		figs = append(figs, b.jitterFigure(ctx))
+	if sz.matrixCells == nil { // a part of the matrix is a quick look at a few cells; -only 6j / 6w run 6j / 6w alone
+		figs = append(figs, b.jitterFigure(ctx), b.windowFigure(ctx))
 	}
 	return figs
 }

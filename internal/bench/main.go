@@ -15,6 +15,7 @@
 //	go run ./internal/bench -quick     # smoke run, a few seconds; writes nothing
 //	go run ./internal/bench -only 3 -v # one figure, with each child's summary
 //	go run ./internal/bench -only 6j     # the jitter of the limiter's releases, precise and timer side by side, 30 s
+//	go run ./internal/bench -only 6w     # apply against fixed-window servers (fake --window), about 35 s
 package main
 
 import (
@@ -58,6 +59,7 @@ type sizes struct {
 	matrixStyles    []string       // the fake's --retry-after
 	matrixSeconds   float64        // each run lasts this long at the limit
 	matrixCells     *regexp.Regexp // -cells: only the cells whose name matches; nil: all
+	windowRuns      []windowRun    // figure 6w
 	noisySeconds    float64        // figure 7: ideal length of each run
 	childTimeout    time.Duration  // one bulksync process
 	total           time.Duration  // the whole bench
@@ -81,6 +83,7 @@ var fullSizes = sizes{
 	matrixLatencies: []time.Duration{0, 20 * time.Millisecond},
 	matrixStyles:    []string{"seconds", "none", "250ms"},
 	matrixSeconds:   15,
+	windowRuns:      []windowRun{{limit: 50, window: time.Second, rows: 750}, {limit: 200, window: 10 * time.Second, rows: 3900}},
 	noisySeconds:    8,
 	childTimeout:    5 * time.Minute,
 	total:           40 * time.Minute,
@@ -104,6 +107,7 @@ var quickSizes = sizes{
 	matrixLatencies: []time.Duration{0},
 	matrixStyles:    []string{"seconds", "250ms"},
 	matrixSeconds:   3,
+	windowRuns:      []windowRun{{limit: 100, window: time.Second, rows: 200}},
 	noisySeconds:    1,
 	childTimeout:    time.Minute,
 	total:           4 * time.Minute,
@@ -134,7 +138,7 @@ func run() int {
 	var (
 		quick   = flag.Bool("quick", false, "smoke run: small sizes, a few seconds; writes no BENCHMARKS.md unless -out is given")
 		out     = flag.String("out", "BENCHMARKS.md", "markdown file to write, relative to the module root; \"\" writes none")
-		only    = flag.String("only", "", "comma-separated figures to run (1 to 7, or 6j: the jitter probe of figure 6 alone); writes no BENCHMARKS.md unless -out is given")
+		only    = flag.String("only", "", "comma-separated figures to run (1 to 7, or 6j / 6w: the jitter probe / the fixed-window runs of figure 6 alone); writes no BENCHMARKS.md unless -out is given")
 		keep    = flag.Bool("keep", false, "keep the temporary directory (CSV files, reports, request logs)")
 		verbose = flag.Bool("v", false, "print each bulksync run's summary")
 		cells   = flag.String("cells", "", "figure 6: run only the cells whose name matches this regular expression, e.g. 'limit 50, burst 5,'; names are as the progress lines print them")
@@ -196,8 +200,8 @@ func run() int {
 	for _, f := range []struct {
 		id  string
 		run func(context.Context) []figure
-	}{{"1", b.applyThroughput}, {"2", b.applyUnderLimit}, {"3", b.applyVersusRaw}, {"4", b.planVersusRead}, {"5", b.htmlPage}, {"6", b.rateMatrix}, {"6j", b.jitterOnly}, {"7", b.noisyThrottle}} {
-		if want[f.id] && (f.id != "6j" || !want["6"]) {
+	}{{"1", b.applyThroughput}, {"2", b.applyUnderLimit}, {"3", b.applyVersusRaw}, {"4", b.planVersusRead}, {"5", b.htmlPage}, {"6", b.rateMatrix}, {"6j", b.jitterOnly}, {"6w", b.windowOnly}, {"7", b.noisyThrottle}} {
+		if want[f.id] && ((f.id != "6j" && f.id != "6w") || !want["6"]) {
 			figs = append(figs, f.run(ctx)...)
 			b.stopFakes()
 		}
@@ -231,7 +235,8 @@ func run() int {
 }
 
 // parseOnly reads -only; every figure when s is empty. "6j" is the jitter
-// probe alone, without the matrix of figure 6 (which includes it).
+// probe alone, "6w" the fixed-window runs alone, without the matrix of
+// figure 6 (which includes both).
 func parseOnly(s string) (map[string]bool, error) {
 	want := map[string]bool{"1": true, "2": true, "3": true, "4": true, "5": true, "6": true, "7": true}
 	if s == "" {
@@ -240,8 +245,8 @@ func parseOnly(s string) (map[string]bool, error) {
 	picked := map[string]bool{}
 	for _, p := range strings.Split(s, ",") {
 		p = strings.TrimSpace(p)
-		if !want[p] && p != "6j" {
-			return nil, fmt.Errorf("%q is not a figure; figures are 1 to 7, and 6j", p)
+		if !want[p] && p != "6j" && p != "6w" {
+			return nil, fmt.Errorf("%q is not a figure; figures are 1 to 7, 6j and 6w", p)
 		}
 		picked[p] = true
 	}

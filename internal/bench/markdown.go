@@ -84,7 +84,10 @@ func methods(sz sizes) []string {
 			"6j: in the bench process, 32 workers wait on the limiter at a fixed rate (`sync.FixedPacer`, as apply with `--rate`), with its precise sleep and with the runtime timer alone (as before sync/pacer.go), one after the other: "+
 			"first without requests at 50, 200 and 1000 releases/s (how late each release is against the time it was due, and the process's CPU per release), then sending PATCHes to a fake without a limit at 200 and 1000/s for 2 s each. "+
 			"From the fake's request log, how much shorter each gap between consecutive arrivals is than between the times they were due; the highest share s of a burst-1 limit L reachable with ≤ 1%% refused is where 1/(s·L) − 1/L covers its 99th percentile. "+
-			"Last, the share of 429s when pacing at 95%% of a burst-1 limit of 200 and 1000/s, 2 s each (the pacer does not slow down for them).", joinFloats(sz.matrixLimits), sz.matrixLatencies, sz.matrixSeconds),
+			"Last, the share of 429s when pacing at 95%% of a burst-1 limit of 200 and 1000/s, 2 s each (the pacer does not slow down for them). "+
+			"6w, for information: a fake with `--rate-limit L --window W` (a fixed window, the only kind of limit Linq documents, with Retry-After in seconds until it ends) for %s, `--concurrency 32`; "+
+			"from the request log, the fake's windows replayed (each opens with the first request after the last ended), and what was accepted ÷ L × the time they took, from the first window's start to the last one's plus the share of a window the last used: "+
+			"sending each window's requests at its start, or spreading them evenly, scores 100%%.", joinFloats(sz.matrixLimits), sz.matrixLatencies, sz.matrixSeconds, windowRunsText(sz.windowRuns)),
 		fmt.Sprintf("**7** Fake with `--latency %v`, %g s × 32 / latency rows as in 1, `--concurrency 32`, with and without `--fail-429 0.05` (5%% of answers 429 with Retry-After: 1 whatever the rate, as in the soak). "+
 			"Rate = successful PATCHes between the 5th and 95th percentile of them ÷ the time between, so that the last rows waiting out a Retry-After (which any client must) do not hide the steady rate; the whole-run rates are shown beside.", sz.latency, sz.noisySeconds),
 	}
