@@ -92,9 +92,12 @@ import (
 // alone, so the hold stayed about 5% under it. The pacer does not catch up
 // late releases on such a server either (pacer.go). Its limit also shows in
 // the gaps between releases: the shortest gap it accepted and the longest
-// it refused lie either side of 1/limit, so when the search first measures
-// it, the hold starts singleCut under that (gapLimit) rather than bisecting
-// up from what a window refused throughout accepted, about half the limit.
+// it refused lie either side of 1/limit, so once those are known (when the
+// search first measures it, or during the bisection that follows, once the
+// answers to the search are in) the hold starts singleCut under that
+// (gapLimit) rather than bisecting up from what a window refused throughout
+// accepted, about half the limit. All this only up to singleMaxRate: above
+// it a hold 2% under the limit is closer than releases arrive evenly.
 type limiter struct {
 	mu      stdsync.Mutex
 	now     func() time.Time
@@ -151,16 +154,10 @@ type limiter struct {
 	gateFrom, gateUntil time.Time
 	cycleFrom           time.Time
 	cycleOK             int
-	// lastOK is when the latest accepted attempt (by send time) was let
-	// go, and minOKGap the shortest gap between two accepted attempts so
-	// far: a server holding one token (burst 1) accepts none closer than
-	// its limit's own spacing (single). minGapSent is the shortest gap
-	// between two releases: whether closer ones were tried at all.
-	lastOK               time.Time
-	minOKGap, minGapSent time.Duration
-	// maxRefGap is the longest gap between an accepted attempt and a
-	// refused one let go after it: on a burst-1 server, under 1/limit.
-	maxRefGap time.Duration
+	// gaps measures the gaps between releases that the server accepted
+	// and refused: whether it holds one token (single), and where its
+	// limit lies then (gapLimit).
+	gaps releaseGaps
 	// creep is the next rise of the hold at wmax on such a server after a
 	// clean hold (singleHold), and clean the level that rise left: the
 	// last one known to hold without a 429.
@@ -227,8 +224,15 @@ const (
 	creepFirst     = 0.005 // a burst-1 hold rises this much after its first clean hold, doubling after each
 	creepMax       = 0.04
 	singleCut      = 0.98                   // a 429 while holding at wmax on a burst-1 server lowers it this much
-	gapAgree       = 1.1                    // the longest refused gap at most this many times the shortest accepted one
+	gapAgree       = 1.2                    // the longest refused gap and the shortest accepted one within this factor
 	singleCooldown = 250 * time.Millisecond // between two 2% cuts of a burst-1 hold
+	// singleMaxRate is the highest limit taken for a burst-1 server's:
+	// above it 2% of the limit's spacing (0.2 ms at 100/s) is less than
+	// how unevenly releases arrive (bench figure 6j: arrival gaps up to
+	// 0.4 ms shorter than due at the 99th percentile), so neither the gaps
+	// nor a hold 2% under the limit work; the model's 200/s and 1000/s
+	// burst-1 cells met more 429s with them.
+	singleMaxRate = 100
 )
 
 // meter counts attempts by the slot in which they were sent.
@@ -363,7 +367,8 @@ func (w window) share() float64 {
 }
 
 func newLimiter(perSecond float64, now func() time.Time) *limiter {
-	l := &limiter{now: now, minGapSent: math.MaxInt64}
+	l := &limiter{now: now}
+	l.gaps.minSent = math.MaxInt64
 	l.idleSince = now() // nothing was sent before the limiter existed
 	l.born = slotOf(l.idleSince)
 	if perSecond > 0 {
@@ -455,9 +460,7 @@ func (l *limiter) take(now time.Time, t *ticket) time.Duration {
 			return min(d, maxPace)
 		}
 	}
-	if !l.last.IsZero() {
-		l.minGapSent = min(l.minGapSent, now.Sub(l.last))
-	}
+	l.gaps.sent(now)
 	l.last = now
 	l.meter.at(slotOf(now)).sent++
 	return 0
@@ -528,14 +531,7 @@ func (l *limiter) Throttled(sent time.Time, retryAfter time.Duration) {
 
 func (l *limiter) record(now, sent time.Time, res attemptResult) {
 	l.end(now)
-	if res == attemptAccepted && sent.After(l.lastOK) {
-		if !l.lastOK.IsZero() {
-			if gap := sent.Sub(l.lastOK); l.minOKGap == 0 || gap < l.minOKGap {
-				l.minOKGap = gap
-			}
-		}
-		l.lastOK = sent
-	}
+	l.gaps.answered(sent, res)
 	if s := l.meter.peek(slotOf(sent)); s != nil {
 		s.done++
 		switch res {
@@ -543,14 +539,6 @@ func (l *limiter) record(now, sent time.Time, res attemptResult) {
 			s.ok++
 		case attemptThrottled:
 			s.throttled++
-		}
-	}
-	if res == attemptThrottled && !l.lastOK.IsZero() && sent.After(l.lastOK) {
-		// The gap to the last accepted attempt, if no attempt let go
-		// between them is still waiting for its answer (a 429 comes
-		// back before the latency an accepted answer has).
-		if l.meter.window(slotOf(l.lastOK), slotOf(sent), l.born, time.Time{}).pendingAll == 0 {
-			l.maxRefGap = max(l.maxRefGap, sent.Sub(l.lastOK))
 		}
 	}
 	if res == attemptAccepted && !l.cycleFrom.IsZero() && !sent.Before(l.cycleFrom) {
@@ -933,8 +921,9 @@ func (l *limiter) step(now time.Time) float64 {
 // that comes less than 1/limit after the last one it accepted, however few
 // came before. A client that never sent closer does not know.
 func (l *limiter) single() bool {
-	return l.wmax > 0 && l.minOKGap > 0 && l.minOKGap.Seconds()*l.wmax >= singleGap &&
-		float64(l.minGapSent) < singleTried*float64(l.minOKGap)
+	g := &l.gaps
+	return l.wmax > 0 && l.wmax <= singleMaxRate && g.minOK > 0 && g.minOK.Seconds()*l.wmax >= singleGap &&
+		float64(g.minSent) < singleTried*float64(g.minOK)
 }
 
 // gapLimit is the limit a burst-1 server shows by the gaps between the
@@ -942,16 +931,19 @@ func (l *limiter) single() bool {
 // last one it accepted, and refuses any. So the shortest gap it accepted
 // and the longest it refused lie either side of 1/limit, up to how unevenly
 // requests arrive; the lower of the two rates is taken. ok is false unless
-// those two gaps agree to within gapAgree (a server with a burst accepts
-// gaps far shorter than some it refuses, and where arrivals are uneven
-// against the limit's spacing, at high limits, the gaps say little) and
-// shorter gaps were tried.
+// those two gaps lie within gapAgree of each other (a server with a burst
+// accepts gaps far shorter than some it refuses; while the answers to the
+// releases near the limit are still to come, the longest refused gap known
+// is far shorter; where arrivals are uneven against the limit's spacing the
+// gaps say little) and shorter gaps were tried.
 func (l *limiter) gapLimit() (float64, bool) {
-	if l.minOKGap <= 0 || l.maxRefGap <= 0 || float64(l.maxRefGap) > gapAgree*float64(l.minOKGap) ||
-		float64(l.minGapSent) >= singleTried*float64(l.minOKGap) {
+	g := &l.gaps
+	if g.minOK <= 0 || g.maxRef <= 0 || float64(g.maxRef) > gapAgree*float64(g.minOK) ||
+		gapAgree*float64(g.maxRef) < float64(g.minOK) || float64(g.minSent) >= singleTried*float64(g.minOK) {
 		return 0, false
 	}
-	return 1 / max(l.minOKGap, l.maxRefGap).Seconds(), true
+	lim := 1 / max(g.minOK, g.maxRef).Seconds()
+	return lim, lim <= singleMaxRate
 }
 
 // singleHold reports whether the rate holds at a measured limit on a
@@ -1000,6 +992,17 @@ func (l *limiter) follow(now time.Time) {
 		r = l.cutRate * math.Exp2(t/searchDouble.Seconds())
 	case phaseCubic:
 		k := cubicK.Seconds()
+		if l.hi > bracketWide*l.wmax {
+			// Bisecting: a burst-1 server's gaps may have put its
+			// limit closer since, once the answers came in.
+			if lim, ok := l.gapLimit(); ok && singleCut*lim > l.wmax && lim < l.hi {
+				if l.trace != nil {
+					l.trace(now, "gaps put the limit at %.2f", lim)
+				}
+				l.wmax, l.hi, l.stepRate = singleCut*lim, lim, 0
+				l.cutAt, l.cutRate = now.Add(-cubicK), l.wmax
+			}
+		}
 		if l.hi > bracketWide*l.wmax && now.Sub(l.cutAt) >= stepAfter {
 			r = l.step(now)
 		} else if l.singleHold(now) {
@@ -1086,4 +1089,75 @@ func (l *limiter) Rate() float64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.rate
+}
+
+// releaseGaps follows the releases in the order they went, with their
+// answers, which come back in another order (a 429 before the latency an
+// accepted answer has): the gap from each accepted release to the one
+// before it, and from each refused release to the last accepted before it,
+// are known once every release before it has its answer.
+type releaseGaps struct {
+	ring    [gapRing]gapRelease
+	n, done uint64 // releases logged, and those weighed (all answered)
+	lastOK  time.Time
+	// minOK is the shortest gap between two accepted releases, maxRef
+	// the longest from an accepted release to a refused one after it
+	// (0: none yet), minSent the shortest between two releases.
+	minOK, maxRef, minSent time.Duration
+}
+
+type gapRelease struct {
+	at  time.Time
+	res int8 // 0 until answered, else 1 + attemptResult
+}
+
+const gapRing = 256 // releases followed; more in flight than this give up the oldest
+
+func (g *releaseGaps) sent(at time.Time) {
+	if g.n > 0 {
+		g.minSent = min(g.minSent, at.Sub(g.ring[(g.n-1)%gapRing].at))
+	}
+	if g.n-g.done == gapRing {
+		// The oldest release still has no answer: give it up, and
+		// with it what came before.
+		g.done++
+		g.lastOK = time.Time{}
+		g.weigh()
+	}
+	g.ring[g.n%gapRing] = gapRelease{at: at}
+	g.n++
+}
+
+func (g *releaseGaps) answered(at time.Time, res attemptResult) {
+	for i := g.n; i > g.done; i-- {
+		if e := &g.ring[(i-1)%gapRing]; e.res == 0 && e.at.Equal(at) {
+			e.res = 1 + int8(res)
+			g.weigh()
+			return
+		}
+	}
+}
+
+// weigh takes the releases whose answers, and all before them, are in.
+func (g *releaseGaps) weigh() {
+	for ; g.done < g.n; g.done++ {
+		e := g.ring[g.done%gapRing]
+		switch e.res {
+		case 0:
+			return
+		case 1 + int8(attemptAccepted):
+			if !g.lastOK.IsZero() {
+				if gap := e.at.Sub(g.lastOK); g.minOK == 0 || gap < g.minOK {
+					g.minOK = gap
+				}
+			}
+			g.lastOK = e.at
+		case 1 + int8(attemptThrottled):
+			if !g.lastOK.IsZero() {
+				g.maxRef = max(g.maxRef, e.at.Sub(g.lastOK))
+			}
+		default:
+			g.lastOK = time.Time{} // no answer: accepted or not, unknown
+		}
+	}
 }
