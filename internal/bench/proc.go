@@ -207,7 +207,15 @@ func (b *bench) runSync(ctx context.Context, f *fake, command, input string, tim
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, b.bin, args...)
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	// A run that overran is stuck, not slow (the timeout is minutes): make
+	// it print where every goroutine is (stuckSignal), which goes to the
+	// log whole below. An interrupted bench interrupts it.
+	cmd.Cancel = func() error {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return cmd.Process.Signal(stuckSignal)
+		}
+		return cmd.Process.Signal(os.Interrupt)
+	}
 	cmd.WaitDelay = stopTimeout
 	// Each fake gets its own state directory, as a separate account would:
 	// nothing lands in the user's ~/.local/state, and no run sees the state
@@ -228,8 +236,9 @@ func (b *bench) runSync(ctx context.Context, f *fake, command, input string, tim
 	}
 	var exitErr *exec.ExitError
 	if err != nil && !(errors.As(err, &exitErr) && c.exit == 1) {
-		if ctx.Err() != nil {
-			err = fmt.Errorf("did not finish within %v", timeout)
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			fmt.Fprintf(b.log, "bench: bulksync %s did not finish within %v; its standard error:\n%s\n", command, timeout, stderr.String())
+			return c, fmt.Errorf("bulksync %s: did not finish within %v; where its goroutines were is in the bench's log", command, timeout)
 		}
 		return c, fmt.Errorf("bulksync %s: %v: %s", command, err, lastLines(stderr.String(), 5))
 	}

@@ -15,3 +15,7 @@ func childUsage(ps *os.ProcessState) (time.Duration, int64) {
 
 // selfCPU is only known on Unix.
 func selfCPU() time.Duration { return 0 }
+
+// stuckSignal is sent to a bulksync run that overran its time; with no
+// SIGQUIT here, an interrupt.
+var stuckSignal os.Signal = os.Interrupt

@@ -36,3 +36,8 @@ func maxRSSBytes(v int64) int64 {
 	}
 	return v * 1024
 }
+
+// stuckSignal is sent to a bulksync run that overran its time: SIGQUIT,
+// on which the Go runtime prints every goroutine's stack before exiting,
+// so a run that stalled says where.
+var stuckSignal os.Signal = syscall.SIGQUIT
