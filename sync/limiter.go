@@ -159,9 +159,9 @@ type limiter struct {
 	// limit lies then (gapLimit).
 	gaps releaseGaps
 	// creep is the next rise of the hold at wmax on such a server after a
-	// clean hold (singleHold), and clean the level that rise left: the
-	// last one known to hold without a 429.
-	creep, clean float64
+	// clean hold (singleHold), clean the level that rise left (the last
+	// one known to hold without a 429), and risen the level it reached.
+	creep, clean, risen float64
 
 	// left, when set, counts the rows not yet finished: near the end of
 	// a run the rate no longer probes above the limit (ending).
@@ -615,11 +615,14 @@ func (l *limiter) throttled(now, sent time.Time) {
 			}
 			l.follow(now)
 			l.hi = l.wmax
-			l.wmax = singleCut * l.wmax
-			if l.clean > 0 {
+			if l.clean > 0 && l.wmax == l.risen {
 				// A rise that failed at once returns to the level it
-				// left.
-				l.wmax = min(l.wmax, l.clean)
+				// left. Only while wmax is still what the rise made
+				// it: a measured limit set since (the gaps, a new cut)
+				// must not fall back to a level left long ago.
+				l.wmax = min(singleCut*l.wmax, l.clean)
+			} else {
+				l.wmax = singleCut * l.wmax
 			}
 			l.hold = min(max(2*l.hold, 2*time.Second), maxHold)
 			l.creep = creepFirst
@@ -969,6 +972,7 @@ func (l *limiter) creepUp(now time.Time) float64 {
 		}
 		l.clean = l.wmax
 		l.wmax *= 1 + l.creep
+		l.risen = l.wmax
 		l.creep = min(2*l.creep, creepMax)
 		if l.trace != nil {
 			l.trace(now, "clean hold: wmax %.2f", l.wmax)

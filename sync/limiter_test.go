@@ -1008,6 +1008,38 @@ func TestApplyTellsLimiterRowsLeft(t *testing.T) {
 // clean hold and falls a little after a 429. It used to hold where the
 // bisection left it, as much as 6% under the limit, and to restart the
 // cubic curve 3% under that after each failed probe: from a hold at 47/s
+// A 429 at a burst-1 hold returns a rise that failed at once to the level
+// it left, and otherwise lowers the hold 2%. A measured limit set since the
+// last rise (the gaps, a new cut) must not fall back to that old level.
+func TestLimiterBurstOneCutAfterOtherRise(t *testing.T) {
+	for _, tt := range []struct {
+		name               string
+		wmax, clean, risen float64
+		want               float64
+	}{
+		{"the rise itself failed", 41.6, 40, 41.6, 40},
+		{"the limit was measured higher since", 47, 40, 41.6, 0.98 * 47},
+	} {
+		clock := &fakeClock{t: time.Unix(1_000_000, 0)}
+		l := newLimiter(0, clock.now)
+		clock.advance(10 * time.Second)
+		now := clock.now()
+		// Held at wmax for two seconds on a server that took no two
+		// requests closer than 22 ms, though some went 5 ms apart.
+		l.phase, l.wmax, l.hi, l.rate, l.cutRate = phaseCubic, tt.wmax, tt.wmax, tt.wmax, tt.wmax
+		l.cutAt, l.lastCut = now.Add(-cubicK-2*time.Second), now.Add(-cubicK-2*time.Second)
+		l.gaps.minOK, l.gaps.minSent = 22*time.Millisecond, 5*time.Millisecond
+		l.clean, l.risen = tt.clean, tt.risen
+		if !l.singleHold(now) {
+			t.Fatalf("%s: the setup is not a burst-1 hold", tt.name)
+		}
+		l.throttled(now, now.Add(-time.Millisecond))
+		if math.Abs(l.wmax-tt.want) > 0.01 {
+			t.Errorf("%s: after a 429 at the hold wmax = %.2f, want %.2f", tt.name, l.wmax, tt.want)
+		}
+	}
+}
+
 // the model's 50/s server then took 48.1/s (49/s now).
 func TestLimiterBurstOneHoldsNearTheLimit(t *testing.T) {
 	for _, latency := range []time.Duration{0, 20 * time.Millisecond} {
