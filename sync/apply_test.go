@@ -452,3 +452,54 @@ func TestApplyRetryWaitHoldsNoSlot(t *testing.T) {
 		t.Errorf("the last PATCH was %q; want the retry of +12125550000, after the other rows went on during its wait", last)
 	}
 }
+
+// TestApplyGateInterrupted: a 429 asking for a long wait holds every row,
+// not only its own (the limiter's gate), and an interrupt during that wait
+// ends the run at once, every row reported.
+func TestApplyGateInterrupted(t *testing.T) {
+	const n = 5
+	fake := linqfake.New(linqfake.Options{Token: testToken})
+	for _, c := range seeded(n, "Old") {
+		fake.PutCard(c)
+	}
+	h := fake.Handler()
+	var once stdsync.Once
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		throttle := false
+		if r.Method == http.MethodPatch {
+			once.Do(func() { throttle = true })
+		}
+		if throttle {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Retry-After", "60")
+			w.WriteHeader(http.StatusTooManyRequests)
+			fmt.Fprint(w, `{"success":false,"error":{"status":429,"code":1007,"message":"Rate limited. Try again later","retry_after":60}}`)
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	stop, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	// The interrupt comes a moment after the 429, while the next row waits
+	// at the gate: a spare worker took it when the throttled row let go of
+	// the one request slot.
+	events := &stopOnWait{attemptLog: &attemptLog{}, cancel: func() {
+		time.AfterFunc(200*time.Millisecond, func() { cancel(errors.New("interrupted by SIGINT")) })
+	}}
+	start := time.Now()
+	res := runJob(t, srv.URL, export(n, "New"), stop, func(j *Job) {
+		j.Apply.Concurrency = 1
+		j.Events = events
+	})
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("the run took %v after an interrupt during a 60 s Retry-After; want it to end at once", took)
+	}
+	if !errors.Is(res.err, ErrAborted) || !strings.Contains(res.err.Error(), "interrupted by SIGINT") {
+		t.Errorf("Run error %v, want ErrAborted naming the interrupt", res.err)
+	}
+	checkAccounted(t, res.rows, n)
+	if w := writes(fake.Requests()); len(w) != 0 {
+		t.Errorf("%d PATCH requests reached the store during the wait the 429 asked for; want none", len(w))
+	}
+}
