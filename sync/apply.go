@@ -241,7 +241,7 @@ func (a *sender) attempts(ctx context.Context, c *Change) Outcome {
 		if wait > 0 && last.apiErr != nil {
 			asked = last.apiErr.RetryAfter
 		}
-		tooLong := a.opts.MaxRetryWait > 0 && asked > a.opts.MaxRetryWait && o.Attempts < a.opts.MaxAttempts
+		tooLong := a.refuses(asked) && o.Attempts < a.opts.MaxAttempts
 		switch {
 		case tooLong:
 			ev.Refused = asked
@@ -450,16 +450,19 @@ func (a *sender) retryWait(last answer, attempt int, throttled bool) time.Durati
 }
 
 // gateWait is the wait a 429 asked for that the limiter may hold every
-// attempt for: none when it is longer than --max-retry-wait, which fails
-// its row instead.
+// attempt for: none when --max-retry-wait refuses it, which fails its row
+// instead.
 func (a *sender) gateWait(last answer) time.Duration {
-	if last.apiErr == nil {
+	if last.apiErr == nil || a.refuses(last.apiErr.RetryAfter) {
 		return 0
 	}
-	if ra := last.apiErr.RetryAfter; a.opts.MaxRetryWait <= 0 || ra <= a.opts.MaxRetryWait {
-		return ra
-	}
-	return 0
+	return last.apiErr.RetryAfter
+}
+
+// refuses reports whether a wait the server asked for is longer than
+// --max-retry-wait allows (0: no limit).
+func (a *sender) refuses(asked time.Duration) bool {
+	return a.opts.MaxRetryWait > 0 && asked > a.opts.MaxRetryWait
 }
 
 // backoff is exponential with full jitter: a random wait up to
