@@ -583,9 +583,9 @@ func (l *limiter) measureCycle(now, sent time.Time, retryAfter time.Duration) bo
 	}
 	l.phase, l.wmax, l.hi = phaseCubic, limit, 0
 	l.stepRate, l.stepAt = 0, time.Time{}
-	l.noisy, l.noiseChecked, l.cutShare = false, false, 0
-	l.cutAt, l.lastCut, l.lastLook, l.cutRate = now, now, now, next
-	l.setRate(next, now, true)
+	l.noisy = false
+	l.cut(now, next)
+	l.lastLook = now
 	return true
 }
 
@@ -626,9 +626,8 @@ func (l *limiter) throttled(now, sent time.Time) {
 			}
 			l.hold = min(max(2*l.hold, 2*time.Second), maxHold)
 			l.creep = creepFirst
-			l.cutAt, l.lastCut, l.cutRate = now.Add(-cubicK), now, l.wmax
-			l.noiseChecked, l.cutShare = false, 0
-			l.setRate(l.wmax, now, true)
+			l.cut(now, l.wmax)
+			l.cutAt = now.Add(-cubicK) // held at wmax already: no climb back
 			return
 		}
 		if l.phase == phaseCubic && l.stepRate > 0 && !sent.Before(l.stepAt) {
@@ -636,10 +635,7 @@ func (l *limiter) throttled(now, sent time.Time) {
 			// Return to what was last clean and bisect again.
 			l.hi = l.stepRate
 			l.stepRate, l.stepAt = 0, time.Time{}
-			next := cutShareOfLimit * l.wmax
-			l.cutAt, l.lastCut, l.cutRate = now, now, next
-			l.noiseChecked, l.cutShare = false, 0
-			l.setRate(next, now, true)
+			l.cut(now, cutShareOfLimit*l.wmax)
 			return
 		}
 		if l.phase == phaseCubic && l.probing(sent) && l.cleanHold() {
@@ -658,10 +654,7 @@ func (l *limiter) throttled(now, sent time.Time) {
 			if l.hi == 0 || l.rate < l.hi {
 				l.hi = l.rate
 			}
-			next := cutShareOfLimit * l.wmax
-			l.cutAt, l.lastCut, l.cutRate = now, now, next
-			l.noiseChecked, l.cutShare = false, 0
-			l.setRate(next, now, true)
+			l.cut(now, cutShareOfLimit*l.wmax)
 			return
 		}
 		since := l.meter.window(max(slotOf(l.lastCut), slotOf(now.Add(-maxWindow))), slotOf(now), l.born, l.idleSince)
@@ -827,9 +820,16 @@ func (l *limiter) throttled(now, sent time.Time) {
 		next = min(next, l.ceiling)
 	}
 	l.stepRate, l.stepAt = 0, time.Time{}
-	l.cutAt, l.lastCut, l.cutRate = now, now, next
-	l.noiseChecked = false
+	l.cut(now, next)
 	l.cutShare = w.share()
+}
+
+// cut sets the rate to next at once, rescheduling the attempts already
+// waiting, and starts the curve back from there (follow); the 429s after it
+// are weighed afresh (background).
+func (l *limiter) cut(now time.Time, next float64) {
+	l.cutAt, l.lastCut, l.cutRate = now, now, next
+	l.noiseChecked, l.cutShare = false, 0
 	l.setRate(next, now, true)
 }
 
