@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	stdsync "sync"
 	"testing"
@@ -418,28 +419,8 @@ func TestApplyOddAnswers(t *testing.T) {
 // of the --concurrency request slots; the rows behind it go on meanwhile.
 func TestApplyRetryWaitHoldsNoSlot(t *testing.T) {
 	const n = 5
-	fake := linqfake.New(linqfake.Options{Token: testToken})
-	for _, c := range seeded(n, "Old") {
-		fake.PutCard(c)
-	}
-	h := fake.Handler()
-	var once stdsync.Once
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		throttle := false
-		if r.Method == http.MethodPatch && r.URL.Query().Get("phone_number") == "+12125550000" {
-			once.Do(func() { throttle = true })
-		}
-		if throttle {
-			w.Header().Set("Content-Type", "application/json")
-			w.Header().Set("Retry-After", "1")
-			w.WriteHeader(http.StatusTooManyRequests)
-			fmt.Fprint(w, `{"success":false,"error":{"status":429,"code":1007,"message":"Rate limited. Try again later"}}`)
-			return
-		}
-		h.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	res := runSync(t, srv.URL, export(n, "New"), func(c *Job) { c.Apply.Concurrency = 1 })
+	fake, url := throttleFirstPatch(t, n, "+12125550000", 1)
+	res := runSync(t, url, export(n, "New"), func(c *Job) { c.Apply.Concurrency = 1 })
 	if res.err != nil {
 		t.Fatalf("Run: %v", res.err)
 	}
@@ -458,27 +439,7 @@ func TestApplyRetryWaitHoldsNoSlot(t *testing.T) {
 // ends the run at once, every row reported.
 func TestApplyGateInterrupted(t *testing.T) {
 	const n = 5
-	fake := linqfake.New(linqfake.Options{Token: testToken})
-	for _, c := range seeded(n, "Old") {
-		fake.PutCard(c)
-	}
-	h := fake.Handler()
-	var once stdsync.Once
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		throttle := false
-		if r.Method == http.MethodPatch {
-			once.Do(func() { throttle = true })
-		}
-		if throttle {
-			w.Header().Set("Content-Type", "application/json")
-			w.Header().Set("Retry-After", "60")
-			w.WriteHeader(http.StatusTooManyRequests)
-			fmt.Fprint(w, `{"success":false,"error":{"status":429,"code":1007,"message":"Rate limited. Try again later","retry_after":60}}`)
-			return
-		}
-		h.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
+	fake, url := throttleFirstPatch(t, n, "", 60)
 	stop, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
 	// The interrupt comes a moment after the 429, while the next row waits
@@ -488,7 +449,7 @@ func TestApplyGateInterrupted(t *testing.T) {
 		time.AfterFunc(200*time.Millisecond, func() { cancel(errors.New("interrupted by SIGINT")) })
 	}}
 	start := time.Now()
-	res := runJob(t, srv.URL, export(n, "New"), stop, func(j *Job) {
+	res := runJob(t, url, export(n, "New"), stop, func(j *Job) {
 		j.Apply.Concurrency = 1
 		j.Events = events
 	})
@@ -502,4 +463,33 @@ func TestApplyGateInterrupted(t *testing.T) {
 	if w := writes(fake.Requests()); len(w) != 0 {
 		t.Errorf("%d PATCH requests reached the store during the wait the 429 asked for; want none", len(w))
 	}
+}
+
+// throttleFirstPatch serves a fake holding n cards, and answers the run's
+// first PATCH (of phone, when set) with 429/1007 and a Retry-After of
+// retryAfter seconds.
+func throttleFirstPatch(t *testing.T, n int, phone string, retryAfter int) (*linqfake.Server, string) {
+	t.Helper()
+	fake := linqfake.New(linqfake.Options{Token: testToken})
+	for _, c := range seeded(n, "Old") {
+		fake.PutCard(c)
+	}
+	h := fake.Handler()
+	var once stdsync.Once
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		throttle := false
+		if r.Method == http.MethodPatch && (phone == "" || r.URL.Query().Get("phone_number") == phone) {
+			once.Do(func() { throttle = true })
+		}
+		if throttle {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
+			w.WriteHeader(http.StatusTooManyRequests)
+			fmt.Fprintf(w, `{"success":false,"error":{"status":429,"code":1007,"message":"Rate limited. Try again later","retry_after":%d}}`, retryAfter)
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return fake, srv.URL
 }
