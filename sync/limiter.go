@@ -128,9 +128,12 @@ type limiter struct {
 	// noisy is set when 429s kept coming right after a cut, below the
 	// measured limit; checked once per cut.
 	noisy, noiseChecked bool
-	// cutShare is the share of 429s in the window that made the last cut:
-	// after a cut for a real limit the share falls, and after a cut for
-	// background 429s it does not.
+	// cutShare is the share of 429s in the window that made the last cut
+	// that measured one: after a cut for a real limit the share falls,
+	// and after a cut for background 429s it does not. A cut that
+	// measures none (a failed step or probe, a gate) keeps it: weighed
+	// against 0, the few 429s of a hold just over a limit measured a
+	// little high passed for background ones.
 	cutShare float64
 	// hi is the lowest rate known to have failed since the limit was
 	// last measured, 0 when unknown. While it lies well above wmax the
@@ -822,6 +825,9 @@ func (l *limiter) throttled(now, sent time.Time) {
 	l.stepRate, l.stepAt = 0, time.Time{}
 	l.cut(now, next)
 	l.cutShare = w.share()
+	if l.trace != nil {
+		l.trace(now, "cut: window thr %d sent %d ok %d active %v share %.3f saturated %v", w.thr, w.sent, w.ok, w.active, w.share(), w.saturated())
+	}
 }
 
 // cut sets the rate to next at once, rescheduling the attempts already
@@ -829,7 +835,7 @@ func (l *limiter) throttled(now, sent time.Time) {
 // are weighed afresh (background).
 func (l *limiter) cut(now time.Time, next float64) {
 	l.cutAt, l.lastCut, l.cutRate = now, now, next
-	l.noiseChecked, l.cutShare = false, 0
+	l.noiseChecked = false
 	l.setRate(next, now, true)
 }
 
@@ -884,6 +890,9 @@ func (l *limiter) background(now time.Time) bool {
 		w := l.meter.window(slotOf(l.lastCut), slotOf(end), l.born, l.idleSince)
 		share := w.share()
 		l.noisy = l.noisy || (w.thr >= 2 && share >= backgroundShare && share >= l.cutShare/2)
+		if l.trace != nil {
+			l.trace(now, "background check: thr %d sent %d share %.3f cutShare %.3f -> noisy %v", w.thr, w.sent, share, l.cutShare, l.noisy)
+		}
 		l.noiseChecked = true
 	}
 	return l.noisy
