@@ -638,6 +638,11 @@ func (l *limiter) throttled(now, sent time.Time) {
 			// Return to what was last clean and bisect again.
 			l.hi = l.stepRate
 			l.stepRate, l.stepAt = 0, time.Time{}
+			if l.hi <= bracketWide*l.wmax {
+				// The last step: it failed just above the limit, as a
+				// probe would, so the first probe waits as after one.
+				l.hold = max(l.hold, time.Second)
+			}
 			l.cut(now, cutShareOfLimit*l.wmax)
 			return
 		}

@@ -523,6 +523,47 @@ func TestLimiterStepCutKeepsShare(t *testing.T) {
 	}
 }
 
+// The last step of a bisection fails just above the limit, as a failed
+// probe would: the first probe above the limit then waits a hold of a
+// second, as after one. Probing at once cost most of the model's 50/s,
+// burst 5 cells one 429 over their budget of 7. A step that leaves the
+// bracket wide holds nothing: the bisection goes on.
+func TestLimiterLastStepHolds(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		hi, step float64
+		hold     time.Duration
+	}{
+		{"the last step", 54.92, 52.56, time.Second},
+		{"a step that leaves the bracket wide", 83.33, 64.39, 0},
+	} {
+		clock := &fakeClock{t: time.Unix(1_000_000, 0)}
+		l := newLimiter(0, clock.now)
+		clock.advance(10 * time.Second)
+		now := clock.now()
+		// Bisecting between 50.19 (a step held clean) and hi.
+		l.phase, l.wmax, l.hi, l.rate, l.cutRate = phaseCubic, 50.19, tt.hi, tt.step, 50.19
+		l.cutAt, l.lastCut = now.Add(-2*time.Second), now.Add(-2*time.Second)
+		l.stepRate, l.stepAt = tt.step, now.Add(-100*time.Millisecond)
+		l.throttled(now, now.Add(-time.Millisecond))
+		if l.hi != tt.step || l.stepRate != 0 {
+			t.Fatalf("%s: after the 429 hi = %.2f, step %.2f: want hi %.2f and no step", tt.name, l.hi, l.stepRate, tt.step)
+		}
+		if l.hold != tt.hold {
+			t.Errorf("%s: hold %v, want %v", tt.name, l.hold, tt.hold)
+		}
+		if tt.hold == 0 {
+			continue
+		}
+		// Back at wmax after cubicK, and still there through the hold.
+		clock.advance(cubicK + tt.hold + probeAfter/2)
+		l.follow(clock.now())
+		if l.rate > l.wmax*1.001 {
+			t.Errorf("%s: rate %.2f %v after the 429, above wmax %.2f before the hold ended", tt.name, l.rate, cubicK+tt.hold, l.wmax)
+		}
+	}
+}
+
 // Near the end of a run the rate holds at the measured limit instead of
 // probing above it: a failed probe there makes its row wait out a
 // Retry-After after every other row is done.
@@ -813,6 +854,9 @@ func TestLimiterWindowMatrix(t *testing.T) {
 				cfg.expJit = limiterJitter(t)
 				ideal := time.Duration(float64(c.rows)/c.limit) * time.Second
 				cfg.maxTime = 10 * ideal
+				if trace := os.Getenv("LIMITER_TRACE"); trace != "" && strings.Contains(name, trace) {
+					cfg.trace = t.Logf
+				}
 				res, _ := simulate(cfg)
 				share := res.windowShare(c.limit, c.window)
 				cells++
