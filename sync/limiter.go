@@ -1021,7 +1021,13 @@ func (l *limiter) follow(now time.Time) {
 				l.cutAt, l.cutRate = now.Add(-cubicK), l.wmax
 			}
 		}
-		if l.hi > bracketWide*l.wmax && now.Sub(l.cutAt) >= stepAfter {
+		bisect := l.hi > bracketWide*l.wmax && now.Sub(l.cutAt) >= stepAfter
+		if bisect && l.ending() {
+			// A step above wmax is a probe too: near the end its 429
+			// would outlast the run (ending). Hold at wmax instead.
+			l.stepRate, l.stepAt, bisect = 0, time.Time{}, false
+		}
+		if bisect {
 			r = l.step(now)
 		} else if l.singleHold(now) {
 			r = l.creepUp(now)

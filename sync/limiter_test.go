@@ -564,6 +564,63 @@ func TestLimiterLastStepHolds(t *testing.T) {
 	}
 }
 
+// A server that raises its limit mid-run is found by probing above the
+// measured limit: the rate reaches 90% of the new limit within
+// riseWithin, a few probes' holds.
+func TestLimiterLimitRises(t *testing.T) {
+	const change = 5 * time.Second
+	limit := func(at time.Duration) float64 {
+		if at < change {
+			return 100
+		}
+		return 200
+	}
+	res, okTimes := simulate(baseSim(simServer{limit: limit, burst: 10, latency: 20 * time.Millisecond, retryAfter: time.Second}, 4500))
+	var after []time.Duration
+	for _, at := range okTimes {
+		if at >= change {
+			after = append(after, at-change)
+		}
+	}
+	reach := (simResult{}).reach(200, 0.9, after)
+	t.Logf("90%% of the raised limit %v after it rose; %d 429s (%.2f%%)", reach, res.throttled, 100*res.share())
+	if reach < 0 || reach > 10*time.Second {
+		t.Errorf("90%% of the raised limit reached %v after it rose, want within 10 s\n%v", reach, res)
+	}
+}
+
+// A bisection step is a probe above the measured limit too: near the end
+// of a run (ending) none begins, and one under way is given up, so that
+// its 429 cannot keep a row waiting out a Retry-After after the others.
+// A step of seven seconds that failed in the last half second cost one of
+// the model's 50/s cells 5% of its run.
+func TestLimiterNoStepAtTheEnd(t *testing.T) {
+	for _, left := range []int{1000, 100} {
+		clock := &fakeClock{t: time.Unix(1_000_000, 0)}
+		l := newLimiter(0, clock.now)
+		clock.advance(10 * time.Second)
+		now := clock.now()
+		// Bisecting between 48.95 and 52.15, a step at 50.55 under way.
+		l.phase, l.wmax, l.hi, l.rate, l.cutRate = phaseCubic, 48.95, 52.15, 50.55, 48.95
+		l.cutAt, l.lastCut = now.Add(-2*time.Second), now.Add(-2*time.Second)
+		l.stepRate, l.stepAt = 50.55, now.Add(-time.Second)
+		// Sending all along: the rate is not capped by what is used.
+		l.busy, l.idleSince = 1, time.Time{}
+		for i := range int64(10) {
+			l.meter.at(slotOf(now) - i).sent = 1
+		}
+		l.left = func() int { return left }
+		l.follow(now)
+		ending := float64(left) < endGuard.Seconds()*l.wmax
+		switch {
+		case ending && (l.rate > l.wmax || l.stepRate != 0):
+			t.Errorf("%d rows left: rate %.2f, step %.2f; want the step given up and the rate at most wmax %.2f", left, l.rate, l.stepRate, l.wmax)
+		case !ending && l.rate != 50.55:
+			t.Errorf("%d rows left: rate %.2f, want the step at 50.55 to go on", left, l.rate)
+		}
+	}
+}
+
 // Near the end of a run the rate holds at the measured limit instead of
 // probing above it: a failed probe there makes its row wait out a
 // Retry-After after every other row is done.
