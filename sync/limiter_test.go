@@ -395,6 +395,16 @@ func simulate(cfg simConfig) (simResult, []time.Duration) {
 
 func constant(r float64) func(time.Duration) float64 { return func(time.Duration) float64 { return r } }
 
+// changes is a limit of before that becomes after at the time at.
+func changes(before, after float64, at time.Duration) func(time.Duration) float64 {
+	return func(t time.Duration) float64 {
+		if t < at {
+			return before
+		}
+		return after
+	}
+}
+
 // baseSim is the shape of `bulksync apply --concurrency 32` against one
 // server; rows last about 15 s at the limit.
 func baseSim(srv simServer, rows int) simConfig {
@@ -565,17 +575,11 @@ func TestLimiterLastStepHolds(t *testing.T) {
 }
 
 // A server that raises its limit mid-run is found by probing above the
-// measured limit: the rate reaches 90% of the new limit within
-// riseWithin, a few probes' holds.
+// measured limit: the rate reaches 90% of the new limit within 10 s, a
+// few probes' holds.
 func TestLimiterLimitRises(t *testing.T) {
 	const change = 5 * time.Second
-	limit := func(at time.Duration) float64 {
-		if at < change {
-			return 100
-		}
-		return 200
-	}
-	res, okTimes := simulate(baseSim(simServer{limit: limit, burst: 10, latency: 20 * time.Millisecond, retryAfter: time.Second}, 4500))
+	res, okTimes := simulate(baseSim(simServer{limit: changes(100, 200, change), burst: 10, latency: 20 * time.Millisecond, retryAfter: time.Second}, 4500))
 	var after []time.Duration
 	for _, at := range okTimes {
 		if at >= change {
@@ -716,12 +720,7 @@ func TestLimiterConstantThrottleShare(t *testing.T) {
 // with at most 10% of 429s (probing above the limit costs a few).
 func TestLimiterLimitHalves(t *testing.T) {
 	const change = 5 * time.Second
-	limit := func(at time.Duration) float64 {
-		if at < change {
-			return 400
-		}
-		return 200
-	}
+	limit := changes(400, 200, change)
 	for _, burst := range []float64{1, 20} {
 		res, _ := simulate(baseSim(simServer{limit: limit, burst: burst, retryAfter: time.Second}, 5000))
 		settled := -1
