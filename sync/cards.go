@@ -66,8 +66,11 @@ type cardsBuilder struct {
 	cs   Cards
 	keys blocks[uint64]
 	recs blocks[cardRec]
-	buf  []byte   // the chunk being filled
-	full []string // the chunks filled
+	// chunk is the chunk being filled. A strings.Builder hands its bytes
+	// over as the chunk's string without copying them: a copy was as much
+	// memory again, fresh pages the process had to fault in.
+	chunk strings.Builder
+	full  []string // the chunks filled
 }
 
 func (b *cardsBuilder) add(c Card) {
@@ -86,23 +89,24 @@ func addCard[S ~string | ~[]byte](b *cardsBuilder, phone, first, last, image S, 
 		b.cs.other[string(phone)] = Card{Phone: string(phone), FirstName: string(first), LastName: string(last), ImageURL: string(image), Active: active}
 		return
 	}
-	if len(b.buf)+n > cap(b.buf) {
+	if b.chunk.Len()+n > b.chunk.Cap() {
 		b.flush()
-		b.buf = make([]byte, 0, max(cardChunk, n))
+		b.chunk.Grow(max(cardChunk, n))
 	}
 	r := cardRec{
 		chunk:    uint32(len(b.full)),
-		off:      uint32(len(b.buf)),
+		off:      uint32(b.chunk.Len()),
 		first:    uint32(len(first)),
 		last:     uint32(len(last)),
 		image:    uint32(len(image)),
 		phoneLen: uint8(len(phone)), // at most 20: lineKey checked it
 		active:   active,
 	}
-	b.buf = append(b.buf, phone...)
-	b.buf = append(b.buf, first...)
-	b.buf = append(b.buf, last...)
-	b.buf = append(b.buf, image...)
+	// From the decoder's bytes, the conversions copy nothing.
+	b.chunk.Write([]byte(phone))
+	b.chunk.Write([]byte(first))
+	b.chunk.Write([]byte(last))
+	b.chunk.Write([]byte(image))
 	b.keys.add(key)
 	b.recs.add(r)
 }
@@ -110,9 +114,9 @@ func addCard[S ~string | ~[]byte](b *cardsBuilder, phone, first, last, image S, 
 // flush ends the chunk being filled: it becomes a string that the cards'
 // fields are slices of.
 func (b *cardsBuilder) flush() {
-	if b.buf != nil {
-		b.full = append(b.full, string(b.buf))
-		b.buf = nil
+	if b.chunk.Cap() > 0 {
+		b.full = append(b.full, b.chunk.String())
+		b.chunk = strings.Builder{}
 	}
 }
 
