@@ -45,6 +45,20 @@ type diff struct {
 //     news for that field, so the hand edit stands).
 func diffFields(d Desired, live Card, known *Applied, empty EmptyPolicy, respectEdits bool) diff {
 	var out diff
+	compareFields(d, live, known, empty, respectEdits, &out)
+	return out
+}
+
+// fieldsDiffer reports whether diffFields would find a field to send,
+// without making its notes: the first pass of a plan only counts changes.
+func fieldsDiffer(d Desired, live Card, known *Applied, empty EmptyPolicy, respectEdits bool) bool {
+	return compareFields(d, live, known, empty, respectEdits, nil) > 0
+}
+
+// compareFields is diffFields, which fills out, or fieldsDiffer, when out
+// is nil; it returns the number of fields to send.
+func compareFields(d Desired, live Card, known *Applied, empty EmptyPolicy, respectEdits bool, out *diff) int {
+	n := 0
 	field := func(name, want, have, lastSent, lastSeen string, rehosted bool) {
 		if want == "" && empty == EmptyKeep {
 			return
@@ -63,14 +77,20 @@ func diffFields(d Desired, live Card, known *Applied, empty EmptyPolicy, respect
 			return
 		}
 		if drifted {
-			what := fmt.Sprintf("%s changed in Linq since bulksync set it (%q, now %q)", name, lastSeen, have)
 			if respectEdits && want == lastSent {
-				out.drift = append(out.drift, what+"; left alone (--respect-manual-edits)")
+				if out != nil {
+					out.drift = append(out.drift, driftNote(name, lastSeen, have)+"; left alone (--respect-manual-edits)")
+				}
 				return
 			}
-			out.drift = append(out.drift, what+"; overwritten")
+			if out != nil {
+				out.drift = append(out.drift, driftNote(name, lastSeen, have)+"; overwritten")
+			}
 		}
-		out.changes = append(out.changes, fieldChange{name: name, old: have, new: want})
+		n++
+		if out != nil {
+			out.changes = append(out.changes, fieldChange{name: name, old: have, new: want})
+		}
 	}
 	var k Applied
 	if known != nil {
@@ -79,7 +99,12 @@ func diffFields(d Desired, live Card, known *Applied, empty EmptyPolicy, respect
 	field(FieldFirstName, d.FirstName, live.FirstName, k.SrcFirst, k.LiveFirst, false)
 	field(FieldLastName, d.LastName, live.LastName, k.SrcLast, k.LiveLast, false)
 	field(FieldImageURL, d.ImageURL, live.ImageURL, k.SrcImage, k.LiveImage, true)
-	return out
+	return n
+}
+
+// driftNote says that a field was edited in Linq since bulksync set it.
+func driftNote(name, lastSeen, have string) string {
+	return fmt.Sprintf("%s changed in Linq since bulksync set it (%q, now %q)", name, lastSeen, have)
 }
 
 // driftDetail joins the drift notes for the report.

@@ -130,8 +130,7 @@ func (p *Planner) Observe(d Desired) {
 	if !ok {
 		return
 	}
-	c := p.decideAlone(d)
-	p.notes.add(phoneNote{key: key, line: uint32(d.Line & lineMask), changes: c.IsWrite()})
+	p.notes.add(phoneNote{key: key, line: uint32(d.Line & lineMask), changes: p.wouldWrite(d)})
 }
 
 // index sorts the first pass's notes by number and input order, and keeps
@@ -243,13 +242,27 @@ func duplicateDetail(line int, lines []int, policy DuplicatePolicy) string {
 
 // decideAlone plans a record as if its phone number were unique.
 func (p *Planner) decideAlone(d Desired) Change {
+	return p.decide(d, true)
+}
+
+// wouldWrite reports whether decideAlone's change for d is a write. The
+// first pass needs no more, so the change it looks at has neither the live
+// card's copy nor the changed fields: a write is all there is to know.
+func (p *Planner) wouldWrite(d Desired) bool {
+	c := p.decide(d, false)
+	return c.IsWrite()
+}
+
+// decide is decideAlone; with whole false, the change has only its action
+// (wouldWrite).
+func (p *Planner) decide(d Desired, whole bool) Change {
 	if d.Invalid != "" {
 		return Change{Desired: d, Action: ActionInvalid, Detail: d.Invalid}
 	}
 	live, exists := p.cards.Get(d.Phone)
 	if !p.lines.Has(d.Phone) {
 		c := Change{Desired: d, Action: ActionNotOwned, Detail: notOwnedDetail}
-		if exists {
+		if exists && whole {
 			c.Live = p.live(live)
 		}
 		return c
@@ -261,12 +274,20 @@ func (p *Planner) decideAlone(d Desired) Change {
 		if d.FirstName == "" {
 			return Change{Desired: d, Action: ActionInvalid, Detail: "first_name: empty; a new card needs a first name"}
 		}
-		return Change{Desired: d, Action: ActionCreate, Fields: diffFields(d, Card{}, nil, EmptyKeep, false).changes}
+		c := Change{Desired: d, Action: ActionCreate}
+		if whole {
+			c.Fields = diffFields(d, Card{}, nil, EmptyKeep, false).changes
+		}
+		return c
 	}
-	c := Change{Desired: d, Live: p.live(live)}
-	if k, ok := p.known[d.Phone]; ok {
-		known := k // a variable of its own: taking k's address would move k, and so every record's lookup, to the heap
-		c.Known = &known
+	c := Change{Desired: d}
+	if whole {
+		c.Live = p.live(live)
+	}
+	k, known := p.known[d.Phone]
+	if known && whole {
+		kept := k // a variable of its own: taking k's address would move k, and so every record's lookup, to the heap
+		c.Known = &kept
 	}
 	if !live.Active {
 		c.Action, c.Detail = ActionInactive, "the card exists but is inactive (is_active=false); Linq only updates active cards"
@@ -276,12 +297,22 @@ func (p *Planner) decideAlone(d Desired) Change {
 		c.Action, c.Detail = ActionInvalid, "first_name: empty; --empty clear cannot remove a card's first name"
 		return c
 	}
-	df := diffFields(d, live, c.Known, p.opts.Empty, p.opts.RespectManualEdits)
-	c.Fields, c.Detail, c.Drift = df.changes, df.driftDetail(), len(df.drift) > 0
-	if len(c.Fields) == 0 {
-		c.Action = ActionNoop
+	var differs bool
+	if whole {
+		df := diffFields(d, live, c.Known, p.opts.Empty, p.opts.RespectManualEdits)
+		c.Fields, c.Detail, c.Drift = df.changes, df.driftDetail(), len(df.drift) > 0
+		differs = len(c.Fields) > 0
 	} else {
+		var kp *Applied
+		if known {
+			kp = &k
+		}
+		differs = fieldsDiffer(d, live, kp, p.opts.Empty, p.opts.RespectManualEdits)
+	}
+	if differs {
 		c.Action = ActionUpdate
+	} else {
+		c.Action = ActionNoop
 	}
 	return c
 }
