@@ -1,5 +1,7 @@
 package sync
 
+import "iter"
+
 // blocks collects values in blocks that are never copied as they fill, and
 // joins them once at the end. A list of a million cards or lines appended
 // to one slice is copied about five times over as it grows, and each copy
@@ -40,4 +42,21 @@ func (b *blocks[T]) join() []T {
 	out = append(out, b.cur...)
 	*b = blocks[T]{}
 	return out
+}
+
+// All yields a pointer to each value added, in order, without joining.
+func (b *blocks[T]) All() iter.Seq[*T] {
+	return func(yield func(*T) bool) {
+		for i := 0; i <= len(b.full); i++ {
+			blk := b.cur
+			if i < len(b.full) {
+				blk = b.full[i]
+			}
+			for j := range blk {
+				if !yield(&blk[j]) {
+					return
+				}
+			}
+		}
+	}
 }

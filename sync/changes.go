@@ -64,8 +64,9 @@ func absentCards(cards *Cards, shard Shard, named func(key uint64) bool) *Cards 
 }
 
 // exportChanges plans the records of an export (CSV, XLSX) with a Planner:
-// Observe in the first pass, Decide in the second. The input is read once
-// per pass, so it must seek.
+// Observe in the first pass, Decide in the second. The first pass reads
+// the input; the second plans the records the first kept, or, past
+// keepBytes of them, reads the input again, so it must seek.
 type exportChanges struct {
 	input     io.ReadSeeker
 	source    SourceOptions
@@ -79,13 +80,23 @@ type exportChanges struct {
 
 	// known holds, for each record the first pass read, in order, its
 	// number as a phoneKey with a tag of its country cell (knownPhone), or
-	// 0 when it has no valid number. The later passes read the number from
-	// here instead of parsing the cell again: a million records cost 8 MB,
-	// and the second pass half its normalising.
+	// 0 when it has no valid number. A later pass that reads the input
+	// again takes the number from here instead of parsing the cell again:
+	// a million records cost 8 MB, and the second pass half its
+	// normalising.
 	known     []uint64
 	noting    bool // the pass under way is the first: it fills known
 	tagSeed   maphash.Seed
 	tagSeeded bool
+
+	// keeping, during the first pass, keeps its records for the second;
+	// kept is them after a whole first pass, when they fitted in keepLimit
+	// bytes (0: keepBytes; below 0: none are kept). The second pass then
+	// neither reads nor normalises the input again, and plans exactly the
+	// records the first counted.
+	keeping   *keptRecords
+	kept      *keptRecords
+	keepLimit int
 }
 
 // open reads the header, so that a wrong file or mapping fails before
@@ -112,11 +123,19 @@ func (e *exportChanges) close() {
 func (e *exportChanges) firstPass(live liveState, step func() error) (firstPass, error) {
 	e.planner = NewPlanner(live.cards, live.lines, live.known, e.plan)
 	e.known, e.noting = e.known[:0], true
-	defer func() { e.noting = false }()
+	e.kept, e.keeping = nil, nil
+	if e.keepLimit >= 0 {
+		e.keeping = new(keptRecords)
+	}
+	defer func() { e.noting, e.keeping = false, nil }()
 	err := e.each(func(d Desired) error {
 		e.planner.Observe(d)
 		return step()
 	})
+	if err == nil && e.keeping != nil && e.keeping.done() {
+		e.kept = e.keeping
+		e.known = nil // only a pass reading the input again needs them
+	}
 	p := firstPass{records: e.planner.Records(), changes: e.planner.Changes(), named: e.planner.names}
 	if err == nil {
 		p.inputSHA256 = hex.EncodeToString(e.hash.Sum(nil))
@@ -125,6 +144,15 @@ func (e *exportChanges) firstPass(live liveState, step func() error) (firstPass,
 }
 
 func (e *exportChanges) changes(each func(Change) error) error {
+	if kept := e.kept; kept != nil {
+		e.kept = nil // one pass over them: another reads the input again
+		for d := range kept.All() {
+			if err := each(e.planner.Decide(d)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	if err := e.rewind(); err != nil {
 		return err
 	}
@@ -263,6 +291,9 @@ func (e *exportChanges) readAhead(out chan<- recordBatch, stop <-chan struct{}, 
 			i++
 			if e.shard.Has(d) {
 				batch = append(batch, d)
+				if e.keeping != nil {
+					e.keeping.add(d, e.keepBytes())
+				}
 			}
 		}
 		give(p.raw, rb.records)
@@ -279,6 +310,14 @@ func (e *exportChanges) readAhead(out chan<- recordBatch, stop <-chan struct{}, 
 			return
 		}
 	}
+}
+
+// keepBytes is the bound of the records the first pass keeps.
+func (e *exportChanges) keepBytes() int {
+	if e.keepLimit > 0 {
+		return e.keepLimit
+	}
+	return keepBytes
 }
 
 // readRecords reads the input's records and sends them in batches on out,

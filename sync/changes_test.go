@@ -4,9 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/bulksync/bulksync/internal/linqfake"
 )
 
 // changingInput reads first until it is rewound, then second: an export
@@ -26,10 +29,12 @@ func (c *changingInput) Seek(off int64, whence int) (int64, error) {
 }
 
 // secondPass runs both passes of an export that reads first, then second,
-// and returns what the second pass handed on.
-func secondPass(t *testing.T, first, second string) []Desired {
+// and returns what the second pass handed on. keepLimit is the first
+// pass's bound on the records it keeps (exportChanges.keepLimit): below 0,
+// the second pass reads the input again.
+func secondPass(t *testing.T, first, second string, keepLimit int) []Desired {
 	t.Helper()
-	e := &exportChanges{input: &changingInput{second: second, r: strings.NewReader(first)}, normalize: NormalizeOptions{Region: "US"}}
+	e := &exportChanges{input: &changingInput{second: second, r: strings.NewReader(first)}, normalize: NormalizeOptions{Region: "US"}, keepLimit: keepLimit}
 	if err := e.open(&Summary{}); err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +80,8 @@ func normalizeAll(t *testing.T, export string) []Desired {
 	}
 }
 
-// The second pass takes each number the first pass read rather than
+// A second pass that reads the input again (the first kept no records:
+// a long export) takes each number the first pass read rather than
 // parsing the cell again; it must come to what normalising the record
 // would, also when the export changed between the passes.
 func TestSecondPassNumbers(t *testing.T) {
@@ -97,7 +103,7 @@ func TestSecondPassNumbers(t *testing.T) {
 		{"a record more", header + "+12122000000,Ada,\n", header + "+12122000001,Bob,\n+12122000000,Ada,\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, want := secondPass(t, tc.first, tc.second), normalizeAll(t, tc.second)
+			got, want := secondPass(t, tc.first, tc.second, -1), normalizeAll(t, tc.second)
 			if !slices.Equal(got, want) {
 				t.Errorf("second pass read\n%+v\nwant\n%+v", got, want)
 			}
@@ -105,6 +111,29 @@ func TestSecondPassNumbers(t *testing.T) {
 	}
 	if got := normalizeAll(t, header+"2079460000,Ada,United Kingdom\n"); got[0].Phone != "+442079460000" {
 		t.Errorf("2079460000 in the United Kingdom is %s: the test's premise is wrong", got[0].Phone)
+	}
+}
+
+// A short export is read once: the second pass plans the records the
+// first kept, exactly those it counted, even if the file changed between
+// the passes. Past the bound, nothing is kept and the input is read again.
+func TestSecondPassKeptRecords(t *testing.T) {
+	const header = "phone_number,first_name,last_name,image_url,country\n"
+	first := header + "+1 (212) 200-0000,Ada,Lovelace,https://img.example/a.png,\n" +
+		"212-200-0001, Grace ,Hopper,,US\n" +
+		"020 7183 8750,Tim,,,GB\n" +
+		"not a number,Bad,,,\n" +
+		",,,,\n" +
+		"+12122000002,\"Zoë\",\"Mañana, Jr.\",,\n" +
+		"+12122000003,only,two\n" + // a ragged row: a problem, kept with its cells
+		"+12122000004,Last,One,,\n"
+	second := header + "+12122000009,Other,,,\n"
+	if got, want := secondPass(t, first, second, 0), normalizeAll(t, first); !slices.Equal(got, want) {
+		t.Errorf("second pass of a kept export\n%+v\nwant the first pass's records\n%+v", got, want)
+	}
+	// A bound that holds the first records but not all of them.
+	if got, want := secondPass(t, first, second, 200), normalizeAll(t, second); !slices.Equal(got, want) {
+		t.Errorf("second pass past the bound\n%+v\nwant the input read again\n%+v", got, want)
 	}
 }
 
@@ -170,5 +199,38 @@ func TestPassStopsEarly(t *testing.T) {
 		if got[i] != want[i] {
 			t.Fatalf("record %d: %+v, want %+v", i, got[i], want[i])
 		}
+	}
+}
+
+// A plan whose second pass plans the kept records writes the report a
+// plan that reads the input again writes, row for row.
+func TestKeptRecordsPlanAsReadAgain(t *testing.T) {
+	_, url := startFake(t, linqfake.Options{},
+		card("+12125550001", "Old", "One", true),
+		card("+12125550002", "Same", "Two", true),
+		card("+12125550003", "Old", "Three", false),
+		card("+12125550004", "Old", "Four", true))
+	export := "phone_number,first_name,last_name\n" +
+		"+12125550001,New,One\n" +
+		"+1 212 555 0002,Same,Two\n" +
+		"+12125550003,New,Three\n" +
+		"+12125550004,Dup,A\n" +
+		"not a number,Bad,\n" +
+		"+12125550004,Dup,B\n" +
+		"+12125550005,Created,\n" +
+		"+19995550000,Not,Owned\n" +
+		"+12125550006,Ragged\n"
+	plan := func(keepLimit int) runResult {
+		return runSync(t, url, export, func(j *Job) { j.DryRun, j.keepLimit = true, keepLimit })
+	}
+	kept, readAgain := plan(0), plan(-1)
+	if kept.err != nil && !errors.Is(kept.err, ErrIncomplete) {
+		t.Fatal(kept.err)
+	}
+	if len(kept.rows) != 9 || !slices.EqualFunc(kept.rows, readAgain.rows, maps.Equal) {
+		t.Errorf("report of the kept records\n%v\nwant, as read again,\n%v", kept.rows, readAgain.rows)
+	}
+	if kept.summary.Records != readAgain.summary.Records || kept.summary.Changes != readAgain.summary.Changes || !maps.Equal(kept.summary.Actions, readAgain.summary.Actions) {
+		t.Errorf("summary of the kept records %+v, as read again %+v", kept.summary, readAgain.summary)
 	}
 }

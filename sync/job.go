@@ -82,6 +82,10 @@ type Job struct {
 	// newLimiter, when set, makes apply's limiter instead of newLimiter:
 	// tests look at the limiter a run uses.
 	newLimiter func(perSecond float64, now func() time.Time) *limiter
+	// keepLimit, when set, bounds the records the first pass of an export
+	// keeps for the second (exportChanges.keepLimit): tests run the second
+	// pass that reads the input again on short exports.
+	keepLimit int
 
 	// Set by Validate.
 	validated  bool
@@ -292,7 +296,7 @@ func (j *Job) Run(hard, stop context.Context) (runErr error) {
 	if j.plan != nil {
 		src = &savedChanges{plan: j.plan, account: j.account, header: j.planHeader}
 	} else {
-		src = &exportChanges{input: j.input, source: j.Source, normalize: j.Normalize, plan: j.Plan, shard: j.Shard}
+		src = &exportChanges{input: j.input, source: j.Source, normalize: j.Normalize, plan: j.Plan, shard: j.Shard, keepLimit: j.keepLimit}
 	}
 	runErr = r.run(hard, src)
 	runErr = out.close(r.planOut, runErr)
