@@ -7,6 +7,7 @@ import (
 	"hash"
 	"hash/maphash"
 	"io"
+	"slices"
 	"strconv"
 )
 
@@ -83,7 +84,8 @@ type exportChanges struct {
 	// 0 when it has no valid number. A later pass that reads the input
 	// again takes the number from here instead of parsing the cell again:
 	// a million records cost 8 MB, and the second pass half its
-	// normalising.
+	// normalising. While the first pass keeps its records (keeping), no
+	// pass will read the input again, and nothing is noted.
 	known     []uint64
 	noting    bool // the pass under way is the first: it fills known
 	tagSeed   maphash.Seed
@@ -134,7 +136,6 @@ func (e *exportChanges) firstPass(live liveState, step func() error) (firstPass,
 	})
 	if err == nil && e.keeping != nil && e.keeping.done() {
 		e.kept = e.keeping
-		e.known = nil // only a pass reading the input again needs them
 	}
 	p := firstPass{records: e.planner.Records(), changes: e.planner.Changes(), named: e.planner.names}
 	if err == nil {
@@ -360,6 +361,16 @@ func (e *exportChanges) readRecords(out chan<- rawBatch, stop <-chan struct{}, p
 func (e *exportChanges) normalizeRecord(i int, rec Record) Desired {
 	if e.noting {
 		d, e164 := normalize(rec, e.normalize, "")
+		if e.keeping != nil && !e.keeping.over {
+			// The records are being kept: no pass reads the input again,
+			// unless there are too many of them to keep. Then the records
+			// up to here are noted as numbers not known.
+			return d
+		}
+		if n := len(e.known); n < i {
+			e.known = slices.Grow(e.known, i-n)[:i]
+			clear(e.known[n:])
+		}
 		var note uint64
 		if k, ok := lineKey(e164); ok && k <= knownKeyMask {
 			note = k | e.countryTag(rec)<<knownKeyBits

@@ -314,9 +314,10 @@ func (s *csvSource) ragged(line int, raw []byte) Record {
 // of the current record, read-ahead included, so that a row csv rejects can
 // be read again.
 type tape struct {
-	r    io.Reader
-	buf  []byte
-	base int64 // input offset of buf[0]
+	r     io.Reader
+	buf   []byte // buf[start:] is kept
+	start int
+	base  int64 // input offset of buf[start]
 }
 
 func (t *tape) Read(p []byte) (int, error) {
@@ -327,26 +328,29 @@ func (t *tape) Read(p []byte) (int, error) {
 
 // between returns the bytes from input offset from to offset to.
 func (t *tape) between(from, to int64) []byte {
-	if from < t.base || to-t.base > int64(len(t.buf)) || from > to {
+	kept := t.buf[t.start:]
+	if from < t.base || to-t.base > int64(len(kept)) || from > to {
 		return nil
 	}
-	return t.buf[from-t.base : to-t.base]
+	return kept[from-t.base : to-t.base]
 }
 
 // forget drops the bytes before input offset off. It moves the rest to the
-// front only once they are at most half the buffer, so each byte is copied
-// about once.
+// front of the buffer once they are no more than what was dropped, so each
+// byte is copied about once, and the buffer keeps its room: moving its
+// start up instead made appending to it allocate a new one, as much memory
+// again as the input.
 func (t *tape) forget(off int64) {
 	d := off - t.base
-	if d <= 0 || d > int64(len(t.buf)) {
+	if d <= 0 || d > int64(len(t.buf)-t.start) {
 		return
 	}
-	if rest := int64(len(t.buf)) - d; rest <= d {
-		t.buf = append(t.buf[:0], t.buf[d:]...)
-	} else {
-		t.buf = t.buf[d:]
-	}
+	t.start += int(d)
 	t.base = off
+	if rest := len(t.buf) - t.start; rest <= t.start {
+		t.buf = t.buf[:copy(t.buf, t.buf[t.start:])]
+		t.start = 0
+	}
 }
 
 // maxCell is the longest cell a record may have in a field: a name or an

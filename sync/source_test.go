@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 	"unicode/utf8"
 
@@ -619,4 +620,34 @@ func BenchmarkSource(b *testing.B) {
 	b.ReportMetric(float64(bare.Nanoseconds())/n, "csv-ns/row")
 	b.ReportMetric(float64(source.Nanoseconds())/n, "source-ns/row")
 	b.ReportMetric(float64(source)/float64(bare), "source/csv")
+}
+
+// The tape hands back any stretch of the input since the last offset it
+// forgot, however the reads and the forgetting interleave.
+func TestTapeBetween(t *testing.T) {
+	input := strings.Repeat("0123456789abcdefghijklmnopqrstuvwxyz", 500)
+	tp := &tape{r: iotest.HalfReader(strings.NewReader(input))}
+	var read, forgot int64
+	p := make([]byte, 97)
+	for step := 0; read < int64(len(input)); step++ {
+		n, _ := tp.Read(p)
+		read += int64(n)
+		// Forget up to a point behind what was read, as the csv reader's
+		// read-ahead leaves it.
+		if off := read - int64(step%50); off > forgot {
+			tp.forget(off)
+			forgot = off
+		}
+		for _, from := range []int64{forgot, (forgot + read) / 2} {
+			if got, want := string(tp.between(from, read)), input[from:read]; got != want {
+				t.Fatalf("step %d: between(%d, %d) = %q, want %q", step, from, read, got, want)
+			}
+		}
+		if forgot > 0 && tp.between(forgot-1, read) != nil {
+			t.Fatalf("step %d: a forgotten byte is still there", step)
+		}
+	}
+	if cap(tp.buf) > 4<<10 {
+		t.Errorf("the tape's buffer grew to %d bytes for %d kept at most", cap(tp.buf), 50+97)
+	}
 }
