@@ -165,6 +165,9 @@ type limiter struct {
 	// clean hold (singleHold), clean the level that rise left (the last
 	// one known to hold without a 429), and risen the level it reached.
 	creep, clean, risen float64
+	// pairing is set while the second release of a pair goes at once
+	// after the first (pairProbe); paired once that happened.
+	pairing, paired bool
 
 	// left, when set, counts the rows not yet finished: near the end of
 	// a run the rate no longer probes above the limit (ending).
@@ -453,7 +456,7 @@ func (l *limiter) take(now time.Time, t *ticket) time.Duration {
 			*t = ticket{at: at, gen: l.gen, ok: true, begun: true} // still counted in busy
 		}
 		t.due = t.at
-		if !l.last.IsZero() {
+		if !l.last.IsZero() && !l.pairing {
 			t.due = maxTime(t.due, l.last.Add(l.minGap()))
 		}
 		if d := t.due.Sub(now); d > 0 {
@@ -466,7 +469,36 @@ func (l *limiter) take(now time.Time, t *ticket) time.Duration {
 	l.gaps.sent(now)
 	l.last = now
 	l.meter.at(slotOf(now)).sent++
+	l.pairing = false
+	if l.pairProbe(now) {
+		// The next attempt waiting goes at once.
+		l.pairing, l.paired = true, true
+		l.gen++
+		l.next = now
+	}
 	return 0
+}
+
+// pairProbe reports whether the next two releases should go back to back:
+// once a run, when the limit is measured low enough for a burst-1 server
+// and no two releases went closer than singleTried of the closest accepted
+// gap. Until then the gaps cannot tell such a server (single) from one with
+// a bucket, which accepts a pair: the first write of a run may be refused
+// (the reads of the cards and the lines took the token) and the search that
+// follows starts far below the limit and doubles, so no short gap is tried.
+// The pair goes only after a second without a 429 since the rate came back
+// from the last cut, in which a bucket refills: then it costs one 429 on a
+// burst-1 server and nothing on one with a bucket. (Sent while the rate
+// was above the limit, a pair meets an empty bucket either way.)
+func (l *limiter) pairProbe(now time.Time) bool {
+	g := &l.gaps
+	if l.paired || l.phase != phaseCubic || l.wmax <= 0 || l.wmax > singleMaxRate ||
+		g.minOK <= 0 || float64(g.minSent) < singleTried*float64(g.minOK) ||
+		now.Sub(l.lastCut) < cubicK+time.Second {
+		return false
+	}
+	w := l.meter.window(slotOf(l.lastCut)+1, slotOf(now), l.born, l.idleSince)
+	return w.thr == 0 && w.ok >= minAccepted
 }
 
 func (l *limiter) interval() time.Duration {

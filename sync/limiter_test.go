@@ -28,6 +28,12 @@ type simServer struct {
 	latency     time.Duration // added to accepted requests only, as the fake does
 	retryAfter  time.Duration // on each 429; 0: none, the client backs off
 	randomShare float64       // 429 share whatever the rate
+	// reads is how many tokens of the bucket the run's reads took
+	// before its first write. The fake limits every request, so in the
+	// bench the reads of the cards and of the lines take two, and with a
+	// burst of 1 the first write is refused; a server that limits only
+	// writes takes none.
+	reads float64
 	// window, when set, makes limit a fixed window instead of a token
 	// bucket (burst unused), as the fake's --window: limit×window
 	// requests pass in each window, the first arrival after a window
@@ -216,8 +222,8 @@ func simulate(cfg simConfig) (simResult, []time.Duration) {
 		push(&simEvent{at: 0, worker: i, kind: evWait})
 	}
 
-	// The server's bucket.
-	var tokens float64 = cfg.server.burst
+	// The server's bucket, less what the reads before the first write took.
+	var tokens float64 = max(0, cfg.server.burst-cfg.server.reads)
 	var bucketAt time.Duration
 	// Or the server's fixed window.
 	winStart := time.Duration(-1)
@@ -503,7 +509,7 @@ func TestLimiterFalseFloor(t *testing.T) {
 		// As after a step at 56/s held clean: holding at wmax, the
 		// limit thought to lie between 56 and 60.
 		l.phase, l.wmax, l.hi, l.cutRate = phaseCubic, 56, 60, 56
-		l.cutAt = now.Add(-cubicK)
+		l.cutAt, l.lastCut = now.Add(-cubicK), now.Add(-cubicK)
 		l.hold = maxHold // no probe above wmax in this run
 		l.setRate(56, now, true)
 	}
@@ -621,6 +627,27 @@ func TestLimiterNoStepAtTheEnd(t *testing.T) {
 			t.Errorf("%d rows left: rate %.2f, step %.2f; want the step given up and the rate at most wmax %.2f", left, l.rate, l.stepRate, l.wmax)
 		case !ending && l.rate != 50.55:
 			t.Errorf("%d rows left: rate %.2f, want the step at 50.55 to go on", left, l.rate)
+		}
+	}
+}
+
+// The fake limits every request, so the run's reads of the cards and the
+// lines take a burst-1 server's token and its first write is refused. The
+// search then starts far under the limit and doubles, no two releases go
+// closer than the limit's spacing, and the gaps cannot tell the server
+// from one with a bucket: the rate held 5% under the limit and cut for
+// each early arrival, 1.05% of 429s over the model's 50/s burst-1 cells.
+// A pair sent back to back once (pairProbe) tells them apart.
+func TestLimiterBurstOnePairProbe(t *testing.T) {
+	for _, latency := range []time.Duration{0, 20 * time.Millisecond} {
+		for seed := uint64(1); seed <= 4; seed++ {
+			cfg := baseSim(simServer{limit: constant(50), burst: 1, latency: latency, retryAfter: time.Second, reads: 2}, 750)
+			cfg.seed = seed
+			res, _ := simulate(cfg)
+			if res.share() > 0.01 || res.okRate() < 0.93*50 {
+				t.Errorf("latency %v, seed %d: %d 429s, %.2f%% (want at most 1%%), %.1f%% of the limit (want at least 93%%)\n%v",
+					latency, seed, res.throttled, 100*res.share(), 100*res.okRate()/50, res)
+			}
 		}
 	}
 }
@@ -783,7 +810,7 @@ func TestLimiterMatrix(t *testing.T) {
 						if seeds > 1 {
 							name += fmt.Sprintf("/seed%d", seed)
 						}
-						cfg := baseSim(simServer{limit: constant(limit), burst: burst, latency: latency, retryAfter: ra}, int(limit*15))
+						cfg := baseSim(simServer{limit: constant(limit), burst: burst, latency: latency, retryAfter: ra, reads: 2}, int(limit*15))
 						cfg.expJit, cfg.seed = expJit, seed
 						if trace := os.Getenv("LIMITER_TRACE"); trace != "" && strings.Contains(name, trace) {
 							cfg.trace = t.Logf
