@@ -69,6 +69,9 @@ func addFakeBehaviourFlags(fs *flag.FlagSet, opts *linqfake.Options, abs func(st
 	})
 	fs.DurationVar(&opts.Latency, "latency", 0, "fixed delay added to each contact-card request")
 	fs.DurationVar(&opts.Jitter, "jitter", 0, "random extra delay, up to this much, added to --latency")
+	fs.DurationVar(&opts.NetworkDelay, "network-delay", 0, "delay before the server sees each request, as the round trip to a server that far away\n"+
+		"would add: every answer comes at least this late, 429s and errors included (--latency is the\n"+
+		"server's own time, after the rate limit, for accepted contact-card requests only)")
 	fs.Float64Var(&opts.Faults.Error3006, "fail-3006", 0, "`probability` (0 to 1) of answering 500/3006 internal server error")
 	fs.Float64Var(&opts.Faults.Error4004, "fail-4004", 0, "`probability` of answering 503/4004 service unavailable")
 	fs.Float64Var(&opts.Faults.Error2022, "fail-2022", 0, "`probability` of answering 500/2022 contact card setup failed (POST, PATCH)")
@@ -199,7 +202,7 @@ func checkFakeAPIFlags(addr string, opts linqfake.Options) error {
 	for _, d := range []struct {
 		flag  string
 		value time.Duration
-	}{{"--latency", opts.Latency}, {"--jitter", opts.Jitter}, {"--hang-for", opts.HangFor}} {
+	}{{"--latency", opts.Latency}, {"--jitter", opts.Jitter}, {"--network-delay", opts.NetworkDelay}, {"--hang-for", opts.HangFor}} {
 		if d.value < 0 {
 			return fmt.Errorf("%s must be 0 or more, got %v", d.flag, d.value)
 		}

@@ -161,6 +161,9 @@ func TestParseOnly(t *testing.T) {
 	if m, err := parseOnly("6w"); err != nil || !m["6w"] || m["6"] {
 		t.Errorf(`parseOnly("6w") = %v, %v`, m, err)
 	}
+	if m, err := parseOnly("6n"); err != nil || !m["6n"] || m["6"] {
+		t.Errorf(`parseOnly("6n") = %v, %v`, m, err)
+	}
 	for _, bad := range []string{"8", "0", "x", "12", "1,", "6k"} {
 		if _, err := parseOnly(bad); err == nil {
 			t.Errorf("parseOnly(%q): no error", bad)

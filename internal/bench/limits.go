@@ -15,11 +15,16 @@ type limitCell struct {
 	limit      float64
 	burst      int
 	latency    time.Duration
-	retryAfter string // the fake's --retry-after: seconds, none or 250ms
+	retryAfter string        // the fake's --retry-after: seconds, none or 250ms
+	network    time.Duration // the fake's --network-delay (figure 6n)
 }
 
 func (c limitCell) name() string {
-	return fmt.Sprintf("limit %g, burst %d, latency %v, Retry-After %s", c.limit, c.burst, c.latency, c.retryAfter)
+	name := fmt.Sprintf("limit %g, burst %d, latency %v, Retry-After %s", c.limit, c.burst, c.latency, c.retryAfter)
+	if c.network > 0 {
+		name += fmt.Sprintf(", %v away", c.network)
+	}
+	return name
 }
 
 // limitResult is how apply fared against one cell, from the request log.
@@ -107,9 +112,50 @@ func (b *bench) rateMatrix(ctx context.Context) []figure {
 			value: float64(okReach) / n, shown: fmt.Sprintf("%d/%d", okReach, len(cells)), goal: atLeast(1, "all"), detail: detail},
 	}
 	if sz.matrixCells == nil { // a part of the matrix is a quick look at a few cells; -only 6j / 6w run 6j / 6w alone
-		figs = append(figs, b.jitterFigure(ctx), b.windowFigure(ctx))
+		figs = append(figs, b.jitterFigure(ctx), b.windowFigure(ctx), b.farFigure(ctx))
 	}
 	return figs
+}
+
+// farFigure is figure 6n, for information: cells of the matrix against a
+// server some way off (the fake's --network-delay), whose 429s come back
+// as late as its other answers. The fake's --latency is its own time,
+// paid only by accepted writes, so in the matrix a 429 comes back at once:
+// one reading of a real server, whose answers all cross the network.
+func (b *bench) farFigure(ctx context.Context) figure {
+	fig := figure{id: "6n", name: "servers further away (fake --network-delay: 429s as late as other answers), --concurrency 32: share of the limit · 429s · time to 90%"}
+	var shown, details []string
+	for i, c := range b.sz.farCells {
+		fmt.Fprintf(b.log, "bench: figure 6n: %s\n", c.name())
+		r := b.limitRun(ctx, fmt.Sprintf("fig6n-%d", i), c, int(c.limit*b.sz.matrixSeconds))
+		if r.err != nil {
+			fig.err = fmt.Errorf("%s: %w", c.name(), r.err)
+			return fig
+		}
+		reach := "never"
+		if r.reach >= 0 {
+			reach = fmt.Sprintf("%.1f s", r.reach.Seconds())
+		}
+		cell := fmt.Sprintf("%s · %s · %s", percent(r.share), percent(r.throttled), reach)
+		shown = append(shown, cell)
+		details = append(details, fmt.Sprintf("%s: %s, %d rows failed", c.name(), cell, r.failed))
+	}
+	fig.shown = strings.Join(shown, "; ")
+	fig.detail = strings.Join(details, "; ")
+	return fig
+}
+
+// farCellsText lists the cells of figure 6n for BENCHMARKS.md.
+func farCellsText(cells []limitCell) string {
+	var parts []string
+	for _, c := range cells {
+		parts = append(parts, c.name())
+	}
+	return strings.Join(parts, "; ")
+}
+
+func (b *bench) farOnly(ctx context.Context) []figure {
+	return []figure{b.farFigure(ctx)}
 }
 
 func b2i(b bool) int {
@@ -125,6 +171,9 @@ func (b *bench) limitRun(ctx context.Context, name string, c limitCell, rows int
 		"--retry-after", c.retryAfter}
 	if c.latency > 0 {
 		args = append(args, "--latency", c.latency.String())
+	}
+	if c.network > 0 {
+		args = append(args, "--network-delay", c.network.String())
 	}
 	res, err := b.apply(ctx, applyRun{name: name, rows: rows, fakeArgs: args, flags: []string{"--concurrency", "32"}})
 	if err != nil {

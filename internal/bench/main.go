@@ -16,6 +16,7 @@
 //	go run ./internal/bench -only 3 -v # one figure, with each child's summary
 //	go run ./internal/bench -only 6j     # the jitter of the limiter's releases, precise and timer side by side, 30 s
 //	go run ./internal/bench -only 6w     # apply against fixed-window servers (fake --window), about 35 s
+//	go run ./internal/bench -only 6n     # apply against rate-limited servers 25 ms away (fake --network-delay), about 35 s
 package main
 
 import (
@@ -60,6 +61,7 @@ type sizes struct {
 	matrixSeconds   float64        // each run lasts this long at the limit
 	matrixCells     *regexp.Regexp // -cells: only the cells whose name matches; nil: all
 	windowRuns      []windowRun    // figure 6w
+	farCells        []limitCell    // figure 6n
 	noisySeconds    float64        // figure 7: ideal length of each run
 	childTimeout    time.Duration  // one bulksync process
 	total           time.Duration  // the whole bench
@@ -84,9 +86,11 @@ var fullSizes = sizes{
 	matrixStyles:    []string{"seconds", "none", "250ms"},
 	matrixSeconds:   15,
 	windowRuns:      []windowRun{{limit: 50, window: time.Second, rows: 750}, {limit: 200, window: 10 * time.Second, rows: 3900}},
-	noisySeconds:    8,
-	childTimeout:    5 * time.Minute,
-	total:           40 * time.Minute,
+	farCells: []limitCell{{limit: 50, burst: 5, retryAfter: "seconds", network: 25 * time.Millisecond},
+		{limit: 200, burst: 20, retryAfter: "seconds", network: 25 * time.Millisecond}},
+	noisySeconds: 8,
+	childTimeout: 5 * time.Minute,
+	total:        40 * time.Minute,
 }
 
 var quickSizes = sizes{
@@ -108,6 +112,7 @@ var quickSizes = sizes{
 	matrixStyles:    []string{"seconds", "250ms"},
 	matrixSeconds:   3,
 	windowRuns:      []windowRun{{limit: 100, window: time.Second, rows: 200}},
+	farCells:        []limitCell{{limit: 200, burst: 20, retryAfter: "seconds", network: 25 * time.Millisecond}},
 	noisySeconds:    1,
 	childTimeout:    time.Minute,
 	total:           4 * time.Minute,
@@ -138,7 +143,7 @@ func run() int {
 	var (
 		quick   = flag.Bool("quick", false, "smoke run: small sizes, a few seconds; writes no BENCHMARKS.md unless -out is given")
 		out     = flag.String("out", "BENCHMARKS.md", "markdown file to write, relative to the module root; \"\" writes none")
-		only    = flag.String("only", "", "comma-separated figures to run (1 to 7, or 6j / 6w: the jitter probe / the fixed-window runs of figure 6 alone); writes no BENCHMARKS.md unless -out is given")
+		only    = flag.String("only", "", "comma-separated figures to run (1 to 7, or 6j / 6w / 6n: the jitter probe / the fixed-window runs / the far servers of figure 6 alone); writes no BENCHMARKS.md unless -out is given")
 		keep    = flag.Bool("keep", false, "keep the temporary directory (CSV files, reports, request logs)")
 		verbose = flag.Bool("v", false, "print each bulksync run's summary")
 		cells   = flag.String("cells", "", "figure 6: run only the cells whose name matches this regular expression, e.g. 'limit 50, burst 5,'; names are as the progress lines print them")
@@ -200,8 +205,8 @@ func run() int {
 	for _, f := range []struct {
 		id  string
 		run func(context.Context) []figure
-	}{{"1", b.applyThroughput}, {"2", b.applyUnderLimit}, {"3", b.applyVersusRaw}, {"4", b.planVersusRead}, {"5", b.htmlPage}, {"6", b.rateMatrix}, {"6j", b.jitterOnly}, {"6w", b.windowOnly}, {"7", b.noisyThrottle}} {
-		if want[f.id] && ((f.id != "6j" && f.id != "6w") || !want["6"]) {
+	}{{"1", b.applyThroughput}, {"2", b.applyUnderLimit}, {"3", b.applyVersusRaw}, {"4", b.planVersusRead}, {"5", b.htmlPage}, {"6", b.rateMatrix}, {"6j", b.jitterOnly}, {"6w", b.windowOnly}, {"6n", b.farOnly}, {"7", b.noisyThrottle}} {
+		if want[f.id] && ((f.id != "6j" && f.id != "6w" && f.id != "6n") || !want["6"]) {
 			figs = append(figs, f.run(ctx)...)
 			b.stopFakes()
 		}
@@ -235,8 +240,8 @@ func run() int {
 }
 
 // parseOnly reads -only; every figure when s is empty. "6j" is the jitter
-// probe alone, "6w" the fixed-window runs alone, without the matrix of
-// figure 6 (which includes both).
+// probe alone, "6w" the fixed-window runs alone, "6n" the far servers
+// alone, without the matrix of figure 6 (which includes all three).
 func parseOnly(s string) (map[string]bool, error) {
 	want := map[string]bool{"1": true, "2": true, "3": true, "4": true, "5": true, "6": true, "7": true}
 	if s == "" {
@@ -245,8 +250,8 @@ func parseOnly(s string) (map[string]bool, error) {
 	picked := map[string]bool{}
 	for _, p := range strings.Split(s, ",") {
 		p = strings.TrimSpace(p)
-		if !want[p] && p != "6j" && p != "6w" {
-			return nil, fmt.Errorf("%q is not a figure; figures are 1 to 7, 6j and 6w", p)
+		if !want[p] && p != "6j" && p != "6w" && p != "6n" {
+			return nil, fmt.Errorf("%q is not a figure; figures are 1 to 7, 6j, 6w and 6n", p)
 		}
 		picked[p] = true
 	}

@@ -87,7 +87,9 @@ func methods(sz sizes) []string {
 			"Last, the share of 429s when pacing at 95%% of a burst-1 limit of 200 and 1000/s, 2 s each (the pacer does not slow down for them). "+
 			"6w, for information: a fake with `--rate-limit L --window W` (a fixed window, the only kind of limit Linq documents, with Retry-After in seconds until it ends) for %s, `--concurrency 32`; "+
 			"from the request log, the fake's windows replayed (each opens with the first request after the last ended), and what was accepted ÷ L × the time they took, from the first window's start to the last one's plus the share of a window the last used: "+
-			"sending each window's requests at its start, or spreading them evenly, scores 100%%.", joinFloats(sz.matrixLimits), sz.matrixLatencies, sz.matrixSeconds, windowRunsText(sz.windowRuns)),
+			"sending each window's requests at its start, or spreading them evenly, scores 100%%. "+
+			"6n, for information: cells as in the matrix against a fake with `--network-delay N` as well (each request waits N before the fake sees it, so every answer, 429s included, comes at least N late; in the matrix a 429 pays no latency and comes back at once): %s; measured as the matrix.",
+			joinFloats(sz.matrixLimits), sz.matrixLatencies, sz.matrixSeconds, windowRunsText(sz.windowRuns), farCellsText(sz.farCells)),
 		fmt.Sprintf("**7** Fake with `--latency %v`, %g s × 32 / latency rows as in 1, `--concurrency 32`, with and without `--fail-429 0.05` (5%% of answers 429 with Retry-After: 1 whatever the rate, as in the soak). "+
 			"Rate = successful PATCHes between the 5th and 95th percentile of them ÷ the time between, so that the last rows waiting out a Retry-After (which any client must) do not hide the steady rate; the whole-run rates are shown beside.", sz.latency, sz.noisySeconds),
 	}

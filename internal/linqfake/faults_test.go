@@ -287,6 +287,30 @@ func TestLatency(t *testing.T) {
 	}
 }
 
+// NetworkDelay holds every request, so a 429, which pays no latency,
+// comes back no sooner than an accepted request would without latency;
+// without it the 429 comes at once.
+func TestNetworkDelay(t *testing.T) {
+	const delay = 40 * time.Millisecond
+	for _, d := range []time.Duration{0, delay} {
+		f := newFixture(t, linqfake.Options{RateLimit: 0.5, Burst: 1, NetworkDelay: d}, card(ada, "Ada", "", "", true))
+		for i, want := range []int{200, 429} {
+			start := time.Now()
+			got := callOp(t, f, "list")
+			took := time.Since(start)
+			if got.resp.StatusCode != want {
+				t.Fatalf("network delay %v, request %d: status %d, want %d", d, i+1, got.resp.StatusCode, want)
+			}
+			if took < d {
+				t.Errorf("network delay %v: %d answered after %v", d, want, took)
+			}
+			if d == 0 && want == 429 && took >= delay {
+				t.Errorf("no network delay: the 429 took %v", took)
+			}
+		}
+	}
+}
+
 // A client that gives up during the latency leaves no trace in the store.
 func TestLatencyAbandoned(t *testing.T) {
 	f := newFixture(t, linqfake.Options{Latency: time.Minute})

@@ -102,6 +102,13 @@ type Options struct {
 	// Latency is added to every contact-card request, plus a uniformly
 	// distributed extra of up to Jitter.
 	Latency, Jitter time.Duration
+	// NetworkDelay holds every request this long before the server sees
+	// it, as the round trip to a server that far away would: every
+	// answer comes at least this late, 429s and errors included. Latency
+	// is the server's own time, after the rate limit, and only accepted
+	// contact-card requests pay it, so without a NetworkDelay a 429
+	// comes back at once.
+	NetworkDelay time.Duration
 	// Faults are the probabilities of injected faults; see Faults.
 	Faults Faults
 	// HangFor is how long a hang lasts before the request is served
@@ -302,7 +309,21 @@ func New(opts Options) *Server {
 		ErrorHandlerFunc: parameterError,
 	})
 	s.handler = s.track(s.authenticate(s.limit(routes)))
+	if opts.NetworkDelay > 0 {
+		s.handler = far(s.handler, opts.NetworkDelay)
+	}
 	return s
+}
+
+// far holds each request d before next sees it (Options.NetworkDelay). A
+// request whose client gives up meanwhile never reaches the server, so it
+// is neither logged nor counted against the rate limit.
+func far(next http.Handler, d time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if sleep(r.Context(), d) {
+			next.ServeHTTP(w, r)
+		}
+	})
 }
 
 // Handler returns the complete HTTP handler of the fake, all layers included.
