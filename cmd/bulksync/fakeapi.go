@@ -57,6 +57,8 @@ func addFakeBehaviourFlags(fs *flag.FlagSet, opts *linqfake.Options, abs func(st
 	fs.IntVar(&opts.PhoneNumbersStatus, "phone-numbers-status", 0, "`status` GET /v3/phone_numbers answers instead of the list: 403, 404, 500 or 503; 0 serves it")
 	fs.StringVar(&opts.ShouldRetry, "should-retry", "", "send x-should-retry with this `value` (true or false) on every error answer to POST and PATCH")
 	fs.Float64Var(&opts.RateLimit, "rate-limit", 0, "requests per second allowed, above which 429/1007 answers; 0 is unlimited")
+	fs.BoolVar(&opts.WritesOnly, "rate-limit-writes-only", false, "--rate-limit counts writes only: reads (GET) always pass. By default they count too, so a\n"+
+		"run's reads of the cards and the lines take from the bucket before its first write")
 	fs.IntVar(&opts.Burst, "burst", 0, "requests allowed at once above --rate-limit (token bucket); 0 is one second's worth")
 	fs.DurationVar(&opts.Window, "window", 0, "make --rate-limit a fixed window of this `length`, as Linq documents (30 per 60s is\n"+
 		"--rate-limit 0.5 --window 60s): rate×length requests pass in each window, the rest answer 429\n"+
@@ -192,6 +194,8 @@ func checkFakeAPIFlags(addr string, opts linqfake.Options) error {
 	switch {
 	case opts.Window < 0:
 		return fmt.Errorf("--window must be 0 (a token bucket) or a duration such as 1s or 60s, got %v", opts.Window)
+	case opts.WritesOnly && opts.RateLimit == 0:
+		return fmt.Errorf("--rate-limit-writes-only needs --rate-limit")
 	case opts.Window > 0 && opts.RateLimit == 0:
 		return fmt.Errorf("--window %v needs --rate-limit: the window's requests are --rate-limit × --window", opts.Window)
 	case opts.Window > 0 && opts.Burst != 0:

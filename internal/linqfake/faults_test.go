@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -284,6 +285,25 @@ func TestLatency(t *testing.T) {
 	}
 	if d := time.Since(start); d < 30*time.Millisecond {
 		t.Errorf("answered after %v, before the latency", d)
+	}
+}
+
+// By default reads count against the rate limit, as every request does;
+// WritesOnly lets them pass, and leaves the bucket to the writes.
+func TestRateLimitWritesOnly(t *testing.T) {
+	for _, writesOnly := range []bool{false, true} {
+		f := newFixture(t, linqfake.Options{RateLimit: 0.5, Burst: 1, WritesOnly: writesOnly}, card(ada, "Ada", "", "", true))
+		var got []int
+		for _, op := range []string{"list", "phone_numbers", "update"} {
+			got = append(got, callOp(t, f, op).resp.StatusCode)
+		}
+		want := []int{200, 429, 429}
+		if writesOnly {
+			want = []int{200, 200, 200}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("writes only %v: list, phone numbers, update answered %v, want %v", writesOnly, got, want)
+		}
 	}
 }
 

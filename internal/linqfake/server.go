@@ -83,6 +83,11 @@ type Options struct {
 	// Burst is how many requests may come at once above the rate; 0 means
 	// one second's worth of RateLimit (at least 1).
 	Burst int
+	// WritesOnly exempts reads (GET) from RateLimit. The docs do not say
+	// whether reads count against the limit; by default they do, so a
+	// run's reads of the cards and the lines take from the bucket before
+	// its first write.
+	WritesOnly bool
 	// Window, when set, makes RateLimit a fixed window instead of a token
 	// bucket, the only limit Linq documents ("30 messages per 60-second
 	// window"): RateLimit×Window requests (rounded, at least 1) pass in
@@ -222,6 +227,7 @@ type Server struct {
 	// Fixed at New.
 	limiter      *rate.Limiter // nil: unlimited, or a fixed window
 	window       *fixedWindow  // nil: none
+	writesOnly   bool          // GETs pass the limit untouched (Options.WritesOnly)
 	retryAfter   RetryAfter
 	latency      time.Duration
 	jitter       time.Duration
@@ -253,6 +259,7 @@ type Server struct {
 func New(opts Options) *Server {
 	s := &Server{
 		latency:      opts.Latency,
+		writesOnly:   opts.WritesOnly,
 		retryAfter:   opts.RetryAfter,
 		jitter:       opts.Jitter,
 		hangFor:      opts.HangFor,
@@ -396,6 +403,10 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 // come back as Options.RetryAfter asks.
 func (s *Server) limit(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.writesOnly && r.Method == http.MethodGet {
+			next.ServeHTTP(w, r)
+			return
+		}
 		if s.window != nil {
 			if d := s.window.take(); d > 0 {
 				s.retryAfter.writeRateLimited(w, r, d)
