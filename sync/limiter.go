@@ -489,10 +489,11 @@ func (l *limiter) take(now time.Time, t *ticket) time.Duration {
 // The pair goes only after a second without a 429 since the rate came back
 // from the last cut, in which a bucket refills: then it costs one 429 on a
 // burst-1 server and nothing on one with a bucket. (Sent while the rate
-// was above the limit, a pair meets an empty bucket either way.)
+// was above the limit, a pair meets an empty bucket either way.) Never
+// under a --rate (ceiling): it bounds every gap, the pair's too.
 func (l *limiter) pairProbe(now time.Time) bool {
 	g := &l.gaps
-	if l.paired || l.phase != phaseCubic || l.wmax <= 0 || l.wmax > singleMaxRate ||
+	if l.paired || l.ceiling > 0 || l.phase != phaseCubic || l.wmax <= 0 || l.wmax > singleMaxRate ||
 		g.minOK <= 0 || float64(g.minSent) < singleTried*float64(g.minOK) ||
 		now.Sub(l.lastCut) < cubicK+time.Second {
 		return false

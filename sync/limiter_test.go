@@ -1028,6 +1028,40 @@ func TestLimiterCeiling(t *testing.T) {
 	}
 }
 
+// The pair probe lets two releases go back to back once, which a --rate
+// set by the user forbids: it bounds every gap, so with a ceiling there is
+// no pair, and the gaps are left to tell what they can.
+func TestLimiterPairProbeKeepsCeiling(t *testing.T) {
+	for _, ceiling := range []float64{0, 60} {
+		clock := &fakeClock{t: time.Unix(1_000_000, 0)}
+		l := newLimiter(ceiling, clock.now)
+		clock.advance(10 * time.Second)
+		now := clock.now()
+		// Held clean at a measured 45/s for two seconds; no two releases
+		// went closer than the closest accepted gap.
+		l.phase, l.wmax, l.hi, l.cutRate = phaseCubic, 45, 45, 45
+		l.cutAt, l.lastCut = now.Add(-2*time.Second), now.Add(-2*time.Second)
+		l.gaps.minOK, l.gaps.minSent = 22*time.Millisecond, 22*time.Millisecond
+		l.busy, l.idleSince = 1, time.Time{}
+		for i := slotOf(l.lastCut) + 1; i < slotOf(now); i++ {
+			s := l.meter.at(i)
+			s.sent, s.done, s.ok = 1, 1, 1
+		}
+		l.setRate(45, now, true)
+		var first, second ticket
+		if d := l.take(now, &first); d != 0 {
+			t.Fatalf("--rate %g: the first release waits %v", ceiling, d)
+		}
+		d := l.take(now, &second)
+		switch {
+		case ceiling == 0 && d != 0:
+			t.Errorf("no --rate: the second release of the pair waits %v, want none", d)
+		case ceiling > 0 && d < minGap(time.Duration(float64(time.Second)/ceiling)):
+			t.Errorf("--rate %g: the second release waits %v, closer than the rate allows", ceiling, d)
+		}
+	}
+}
+
 // A 429 asking for 2 s or more holds every attempt until then, not only
 // its row's; one asking for 1 s (which may mean 20 ms) holds none.
 func TestLimiterGate(t *testing.T) {
